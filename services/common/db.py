@@ -1,0 +1,70 @@
+"""Each service's own database: engine, migrations on start, a session per worker."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from .config import database_url
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def migrate(service: str, migrations_dir: Path, url: str) -> None:
+    """Apply the service's Alembic migrations up to head (idempotent)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("version_table", f"alembic_version_{service}")
+    cfg.attributes["url"] = url
+    command.upgrade(cfg, "head")
+
+
+class Database(DependencyProvider):
+    """`self.db` is a SQLAlchemy Session, closed (and rolled back if uncommitted) after the call."""
+
+    def __init__(self, migrations_dir: Path, service: str | None = None, on_ready=None):
+        self.migrations_dir = Path(migrations_dir)
+        self.service = service
+        self.on_ready = on_ready  # called with the sessionmaker once migrations are applied
+
+    def setup(self):
+        service = self.service or self.container.service_name
+        url = self.container.config.get("DB_URIS", {}).get(service) or database_url(service)
+        migrate(service, self.migrations_dir, url)
+        self.engine = make_engine(url)
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.sessions = {}
+        if self.on_ready is not None:
+            self.on_ready(self.sessionmaker)
+
+    def stop(self):
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        session = self.sessionmaker()
+        self.sessions[worker_ctx] = session
+        return session
+
+    def worker_teardown(self, worker_ctx):
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
+

@@ -1,0 +1,71 @@
+"""Errors every service raises and the gateway maps to HTTP codes.
+
+Registered with nameko's `deserialize_to_instance`, so a caller of an RPC gets the same
+class back with its `field` and `row`, not a bare RemoteError.
+"""
+from __future__ import annotations
+
+from nameko.exceptions import deserialize_to_instance
+
+
+class DomainError(Exception):
+    """Base: `message` is Chinese text fit for an official; `field`/`row` say where."""
+
+    code = "error"
+    http_status = 400
+
+    def __init__(self, message: str, field: str | None = None, row: int | None = None):
+        super().__init__(message, field, row)
+        self.message = message
+        self.field = field
+        self.row = row
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"第{self.row}行")
+        if self.field:
+            where.append(f"字段 {self.field}")
+        return f"{'，'.join(where)}：{self.message}" if where else self.message
+
+    def as_dict(self) -> dict:
+        out = {"code": self.code, "message": self.message, "field": self.field}
+        if self.row is not None:
+            out["row"] = self.row
+        return out
+
+
+@deserialize_to_instance
+class ValidationFailed(DomainError):
+    code = "validation_failed"
+    http_status = 400
+
+
+@deserialize_to_instance
+class NotAuthenticated(DomainError):
+    code = "not_authenticated"
+    http_status = 401
+
+
+@deserialize_to_instance
+class Forbidden(DomainError):
+    code = "forbidden"
+    http_status = 403
+
+
+@deserialize_to_instance
+class NotFound(DomainError):
+    code = "not_found"
+    http_status = 404
+
+
+@deserialize_to_instance
+class Conflict(DomainError):
+    code = "conflict"
+    http_status = 409
+
+
+@deserialize_to_instance
+class Unavailable(DomainError):
+    code = "unavailable"
+    http_status = 503

@@ -1,0 +1,62 @@
+"""Which department may take which action: one table, checked by every service.
+
+The gateway consults it to hide buttons; the services consult it to refuse — the services'
+check is the one that counts.
+"""
+from __future__ import annotations
+
+from .divisions import is_within
+from .errors import Forbidden
+from .identity import DEPARTMENT_NAMES, Actor, DepartmentKind, Role
+
+K = DepartmentKind
+EVERY_DEPARTMENT = frozenset(K) - {K.system}
+
+# action -> departments allowed to take it
+PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
+    "registry.register_institution": frozenset({K.education}),
+    "registry.read": EVERY_DEPARTMENT | {K.system},
+    "registry.record_licence_verification": frozenset({K.system}),
+    "registry.decide_licence_verification": frozenset({K.education}),
+    "escrow.read": frozenset({K.education, K.market_regulation, K.ops, K.system}),
+    "inspection.read": frozenset(
+        {K.education, K.public_security, K.urban_management, K.market_regulation, K.township, K.ops}
+    ),
+    "reporting.read": frozenset({K.education, K.supervision_office, K.ops}),
+    "identity.manage_users": frozenset({K.ops, K.education}),
+    "ops.read_health": EVERY_DEPARTMENT,
+}
+
+# actions that additionally need a role within the department
+REQUIRED_ROLES: dict[str, Role] = {
+    "registry.decide_licence_verification": Role.leader,
+    "identity.manage_users": Role.admin,
+}
+
+
+def allowed_departments(action: str) -> frozenset[DepartmentKind]:
+    try:
+        return PERMISSIONS[action]
+    except KeyError:
+        raise Forbidden(f"未定义的操作：{action}") from None
+
+
+def authorize(actor: Actor, action: str, division_code: str | None = None) -> None:
+    """Raise Forbidden unless `actor` may take `action` on a record of `division_code`."""
+    allowed = allowed_departments(action)
+    if actor.department_kind not in allowed:
+        names = "、".join(DEPARTMENT_NAMES[k] for k in sorted(allowed, key=lambda k: k.value))
+        raise Forbidden(f"{actor.department_label}无权执行此操作，仅限：{names}")
+    role = REQUIRED_ROLES.get(action)
+    if role is not None and not actor.has_role(role):
+        raise Forbidden(f"此操作需要“{role.value}”角色")
+    if division_code is not None and not is_within(division_code, actor.division_code):
+        raise Forbidden("记录不在您所属行政区划范围内", field="division_code")
+
+
+def can(actor: Actor, action: str, division_code: str | None = None) -> bool:
+    try:
+        authorize(actor, action, division_code)
+    except Forbidden:
+        return False
+    return True

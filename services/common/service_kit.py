@@ -1,0 +1,33 @@
+"""Small nameko pieces every service uses."""
+from __future__ import annotations
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc as nameko_rpc
+
+from .config import load_secrets
+from .errors import DomainError, ValidationFailed
+from .identity import ActorSigner
+
+
+class Actors(DependencyProvider):
+    """`self.actors.verify(token)` → Actor, or NotAuthenticated. Also signs system actors."""
+
+    def setup(self):
+        self.signer = ActorSigner(load_secrets().actor_signing_key)
+
+    def get_dependency(self, worker_ctx):
+        return self.signer
+
+
+def paging(limit: object, offset: object, max_limit: int = 500) -> tuple[int, int]:
+    for name, value in (("limit", limit), ("offset", offset)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValidationFailed("应为非负整数", field=name)
+    if limit == 0 or limit > max_limit:
+        raise ValidationFailed(f"每页条数应在 1 到 {max_limit} 之间", field="limit")
+    return limit, offset
+
+
+def rpc(fn):
+    """nameko @rpc for which DomainErrors are expected answers (logged briefly, not as crashes)."""
+    return nameko_rpc(expected_exceptions=DomainError)(fn)

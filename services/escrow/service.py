@@ -1,0 +1,33 @@
+"""Escrow service (预收费资金监管): nameko entrypoints only."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nameko.events import event_handler
+
+from services.common.context import Context
+from services.common.db import Database
+from services.common.service_kit import Actors, rpc
+
+from . import handlers
+
+
+class EscrowService:
+    name = "escrow"
+
+    db = Database(Path(__file__).parent / "migrations")
+    ctx = Context()
+    actors = Actors()
+
+    @rpc
+    def ping(self):
+        return {"service": self.name, "ok": True}
+
+    @event_handler("registry", "institution_registered")
+    def on_institution_registered(self, event):
+        applied = handlers.apply_institution_registered(self.db, event)
+        self.ctx.log.info("eligibility_recorded", event_id=event.get("event_id"), applied=applied)
+
+    @rpc
+    def get_enrolment_eligibility(self, actor, institution_id):
+        return handlers.get_enrolment_eligibility(self.db, self.actors.verify(actor), institution_id)

@@ -1,0 +1,234 @@
+"""Identity use cases: divisions, departments, users, login. Held by the gateway."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.common.config import Deployment
+from services.common.divisions import LEVEL_NAMES, is_within, level_of, parent_of, validate_code
+from services.common.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationFailed
+from services.common.identity import (
+    DEPARTMENT_NAMES,
+    Actor,
+    DepartmentKind,
+    Role,
+    parse_department_kind,
+    parse_roles,
+)
+from services.common.policy import authorize
+
+from .models import Department, Division, User
+from .passwords import check_password_rule, hash_password, verify_password
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,50}$")
+
+
+def _text(data: dict, field: str, label: str, max_len: int) -> str:
+    value = data.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(f"{label}不能为空", field=field)
+    if len(value.strip()) > max_len:
+        raise ValidationFailed(f"{label}不能超过{max_len}个字符", field=field)
+    return value.strip()
+
+
+def _body(data: object) -> dict:
+    if not isinstance(data, dict):
+        raise ValidationFailed("请求体应为 JSON 对象", field="body")
+    return data
+
+
+# -- views -------------------------------------------------------------------------------------
+
+
+def division_view(d: Division) -> dict:
+    return {"code": d.code, "name": d.name, "level": d.level, "parent_code": d.parent_code}
+
+
+def department_view(d: Department) -> dict:
+    return {"id": d.id, "division_code": d.division_code, "kind": d.kind, "name": d.name}
+
+
+def user_view(u: User, dept: Department) -> dict:
+    return {
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "department": department_view(dept),
+        "roles": u.roles.split(","),
+        "active": u.active,
+    }
+
+
+def actor_for(user: User, dept: Department) -> Actor:
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        department_id=dept.id,
+        department_kind=DepartmentKind(dept.kind),
+        department_name=dept.name,
+        division_code=dept.division_code,
+        roles=tuple(user.roles.split(",")),
+    )
+
+
+# -- bootstrap ---------------------------------------------------------------------------------
+
+
+def bootstrap(session: Session, deployment: Deployment, admin_username: str, admin_password: str) -> None:
+    """Create the deployment's root division, its 运维 department and the built-in admin (once)."""
+    if session.get(Division, deployment.root_code) is None:
+        session.add(
+            Division(
+                code=deployment.root_code,
+                name=deployment.root_name,
+                level=level_of(deployment.root_code).value,
+                parent_code=parent_of(deployment.root_code),
+            )
+        )
+        session.flush()
+    ops = session.scalar(
+        select(Department).where(
+            Department.division_code == deployment.root_code, Department.kind == DepartmentKind.ops.value
+        )
+    )
+    if ops is None:
+        ops = Department(division_code=deployment.root_code, kind="ops", name=f"{deployment.root_name}运维")
+        session.add(ops)
+        session.flush()
+    if admin_password and session.scalar(select(User).where(User.username == admin_username)) is None:
+        session.add(
+            User(
+                username=admin_username,
+                display_name="平台管理员",
+                password_hash=hash_password(admin_password),
+                department_id=ops.id,
+                roles="admin,leader,clerk",
+                active=True,
+                created_at=datetime.now(timezone.utc),
+            )
+        )
+    session.commit()
+
+
+# -- login ---------------------------------------------------------------------------------------
+
+
+def authenticate(session: Session, data: object) -> tuple[User, Department]:
+    data = _body(data)
+    username = data.get("username")
+    password = data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        raise ValidationFailed("请输入用户名和密码", field="username")
+    user = session.scalar(select(User).where(User.username == username))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        raise NotAuthenticated("用户名或密码错误")
+    return user, session.get(Department, user.department_id)
+
+
+def load_user(session: Session, user_id: int) -> tuple[User, Department]:
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotAuthenticated("登录已失效，请重新登录")
+    return user, session.get(Department, user.department_id)
+
+
+# -- administration (admin role; only within the admin's own division) ---------------------------
+
+
+def create_division(session: Session, actor: Actor, data: object) -> dict:
+    data = _body(data)
+    authorize(actor, "identity.manage_users")
+    code = validate_code(data.get("code"), field="code")
+    name = _text(data, "name", "区划名称", 50)
+    if not is_within(code, actor.division_code) or code == actor.division_code:
+        raise Forbidden("只能在本级区划之下新增区划", field="code")
+    parent = parent_of(code)
+    if session.get(Division, parent) is None:
+        raise ValidationFailed(f"上级区划 {parent} 尚未登记", field="code")
+    if session.get(Division, code) is not None:
+        raise Conflict(f"区划 {code} 已存在", field="code")
+    level = level_of(code)
+    division = Division(code=code, name=name, level=level.value, parent_code=parent)
+    session.add(division)
+    session.commit()
+    return division_view(division) | {"level_name": LEVEL_NAMES[level]}
+
+
+def list_divisions(session: Session, actor: Actor) -> list[dict]:
+    rows = session.scalars(select(Division).order_by(Division.code)).all()
+    return [division_view(d) for d in rows if is_within(d.code, actor.division_code)]
+
+
+def create_department(session: Session, actor: Actor, data: object) -> dict:
+    data = _body(data)
+    authorize(actor, "identity.manage_users")
+    code = validate_code(data.get("division_code"), field="division_code")
+    if not is_within(code, actor.division_code):
+        raise Forbidden("只能为本级及下级区划设置部门", field="division_code")
+    if session.get(Division, code) is None:
+        raise NotFound(f"区划 {code} 尚未登记", field="division_code")
+    kind = parse_department_kind(data.get("kind"), field="kind")
+    name = data.get("name") or DEPARTMENT_NAMES[kind]
+    dept = Department(division_code=code, kind=kind.value, name=_text({"name": name}, "name", "部门名称", 50))
+    session.add(dept)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"区划 {code} 已有{DEPARTMENT_NAMES[kind]}", field="kind") from None
+    return department_view(dept)
+
+
+def list_departments(session: Session, actor: Actor) -> list[dict]:
+    rows = session.scalars(select(Department).order_by(Department.id)).all()
+    return [department_view(d) for d in rows if is_within(d.division_code, actor.division_code)]
+
+
+def create_user(session: Session, actor: Actor, data: object) -> dict:
+    data = _body(data)
+    authorize(actor, "identity.manage_users")
+    username = data.get("username")
+    if not isinstance(username, str) or not _USERNAME.match(username):
+        raise ValidationFailed("用户名为3–50位字母、数字、下划线、点或连字符", field="username")
+    password = check_password_rule(data.get("password"))
+    roles = parse_roles(data.get("roles", [Role.clerk.value]))
+    dept_id = data.get("department_id")
+    if not isinstance(dept_id, int) or isinstance(dept_id, bool):
+        raise ValidationFailed("部门编号应为整数", field="department_id")
+    dept = session.get(Department, dept_id)
+    if dept is None:
+        raise NotFound(f"部门 {dept_id} 不存在", field="department_id")
+    if not is_within(dept.division_code, actor.division_code):
+        raise Forbidden("只能为本级及下级区划的部门创建用户", field="department_id")
+    display_name = _text({"display_name": data.get("display_name") or username}, "display_name", "姓名", 50)
+    user = User(
+        username=username,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        department_id=dept.id,
+        roles=",".join(roles),
+        active=True,
+        created_at=datetime.now(timezone.utc),
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"用户名 {username} 已存在", field="username") from None
+    return user_view(user, dept)
+
+
+def list_users(session: Session, actor: Actor) -> list[dict]:
+    authorize(actor, "identity.manage_users")
+    rows = session.execute(
+        select(User, Department).join(Department, User.department_id == Department.id).order_by(User.id)
+    ).all()
+    return [user_view(u, d) for u, d in rows if is_within(d.division_code, actor.division_code)]

@@ -1,0 +1,45 @@
+"""The identity store held by the gateway: divisions, departments, users."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Division(Base):
+    """行政区划."""
+
+    __tablename__ = "divisions"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    level: Mapped[str] = mapped_column(String(10))
+    parent_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("division_code", "kind", name="uq_department_division_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division_code: Mapped[str] = mapped_column(ForeignKey("divisions.code"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(50))
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    roles: Mapped[str] = mapped_column(String(100))  # comma-separated Role values
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,176 @@
+"""`shuangjian` — the platform's command line.
+
+Commands that act on the running platform talk to the gateway's API. On the platform's own
+machine they log in as the built-in administrator from var/secrets.json; elsewhere pass
+--url with --user/--password or --token (or SHUANGJIAN_TOKEN).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .client import ApiError, connect, dumps
+
+
+def _add_remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="网关地址（默认 http://127.0.0.1:8000 或 SHUANGJIAN_GATEWAY_URL）")
+    parser.add_argument("--user", help="用户名（远程使用）")
+    parser.add_argument("--password", help="密码（不给则提示输入，或取 SHUANGJIAN_PASSWORD）")
+    parser.add_argument("--token", help="登录令牌（shuangjian login 输出）")
+
+
+def _client(args):
+    return connect(args.url, args.user, args.password, args.token)
+
+
+def cmd_dev(args) -> int:
+    from . import localrun
+
+    if args.action == "up":
+        localrun.up()
+    elif args.action == "down":
+        stopped = localrun.down()
+        print("已停止：" + ("、".join(stopped) if stopped else "（没有运行中的进程）"))
+    else:
+        for name, info in localrun.status().items():
+            print(f"{name:<11} pid={info['pid']} {'运行中' if info['running'] else '已停止'}")
+        report = localrun.health()
+        if report:
+            localrun.print_health(report)
+    return 0
+
+
+def cmd_health(args) -> int:
+    from .client import Client
+
+    client = Client(args.url)
+    try:
+        report = client.get("/health")
+    except ApiError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(dumps(report))
+    return 0 if report["status"] == "ok" else 1
+
+
+def cmd_login(args) -> int:
+    client = _client(args)
+    print(client.token)
+    return 0
+
+
+def cmd_user_create(args) -> int:
+    client = _client(args)
+    password = args.password_new
+    if password is None:
+        import getpass
+
+        password = getpass.getpass(f"为 {args.username} 设置密码：")
+    body = {
+        "username": args.username,
+        "password": password,
+        "display_name": args.display_name or args.username,
+        "department_id": args.department_id,
+        "roles": [r.strip() for r in args.roles.split(",") if r.strip()],
+    }
+    print(dumps(client.post("/api/users", body)))
+    return 0
+
+
+def cmd_user_list(args) -> int:
+    for user in _client(args).get("/api/users")["items"]:
+        dept = user["department"]
+        print(f"{user['id']:>4} {user['username']:<16} {user['display_name']:<10} "
+              f"{dept['name']}（{dept['division_code']}） {','.join(user['roles'])}")
+    return 0
+
+
+def cmd_division_add(args) -> int:
+    print(dumps(_client(args).post("/api/divisions", {"code": args.code, "name": args.name})))
+    return 0
+
+
+def cmd_department_add(args) -> int:
+    body = {"division_code": args.division, "kind": args.kind, "name": args.name}
+    print(dumps(_client(args).post("/api/departments", body)))
+    return 0
+
+
+def cmd_department_list(args) -> int:
+    for dept in _client(args).get("/api/departments")["items"]:
+        print(f"{dept['id']:>4} {dept['division_code']:<10} {dept['kind']:<20} {dept['name']}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(_client(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shuangjian", description="县级“双减”校外培训监管平台")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="本机运行：up / down / status")
+    dev.add_argument("action", choices=["up", "down", "status"])
+    dev.set_defaults(func=cmd_dev)
+
+    health = sub.add_parser("health", help="各组件健康状况")
+    health.add_argument("--url")
+    health.set_defaults(func=cmd_health)
+
+    login = sub.add_parser("login", help="登录并输出令牌（供 --token 使用）")
+    _add_remote_options(login)
+    login.set_defaults(func=cmd_login)
+
+    user = sub.add_parser("user", help="用户管理").add_subparsers(dest="action", required=True)
+    create = user.add_parser("create", help="创建用户")
+    create.add_argument("username")
+    create.add_argument("--department-id", type=int, required=True, help="部门编号（shuangjian department list）")
+    create.add_argument("--roles", default="clerk", help="角色，逗号分隔：clerk,leader,admin")
+    create.add_argument("--display-name")
+    create.add_argument("--new-password", dest="password_new", help="新用户的密码（不给则提示输入）")
+    _add_remote_options(create)
+    create.set_defaults(func=cmd_user_create)
+    users = user.add_parser("list", help="列出用户")
+    _add_remote_options(users)
+    users.set_defaults(func=cmd_user_list)
+
+    division = sub.add_parser("division", help="行政区划").add_subparsers(dest="action", required=True)
+    add = division.add_parser("add", help="新增下级区划")
+    add.add_argument("code")
+    add.add_argument("name")
+    _add_remote_options(add)
+    add.set_defaults(func=cmd_division_add)
+
+    department = sub.add_parser("department", help="部门").add_subparsers(dest="action", required=True)
+    dadd = department.add_parser("add", help="新增部门")
+    dadd.add_argument("--division", required=True)
+    dadd.add_argument("--kind", required=True,
+                      help="education/civil_affairs/market_regulation/public_security/"
+                           "urban_management/township/supervision_office/ops")
+    dadd.add_argument("--name")
+    _add_remote_options(dadd)
+    dadd.set_defaults(func=cmd_department_add)
+    dlist = department.add_parser("list", help="列出部门")
+    _add_remote_options(dlist)
+    dlist.set_defaults(func=cmd_department_list)
+
+    demo = sub.add_parser("demo", help="载入演示县并演示主流程")
+    _add_remote_options(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except ApiError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""HTTP client of the gateway API, used by the CLI and the demo (no nameko, no temporalio)."""
+from __future__ import annotations
+
+import json
+import os
+
+import requests
+
+from services.common.config import gateway_url, load_secrets, secrets_file
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: dict):
+        self.status = status
+        self.error = error
+        where = f"（字段 {error['field']}）" if error.get("field") else ""
+        super().__init__(f"HTTP {status} {error.get('code')}: {error.get('message')}{where}")
+
+
+class Client:
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 30):
+        self.url = (url or gateway_url()).rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def request(self, method: str, path: str, body: object = None, params: dict | None = None):
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = self.http.request(
+            method, self.url + path, json=body, params=params, headers=headers, timeout=self.timeout
+        )
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {"error": {"code": "bad_response", "message": response.text[:200]}}
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, payload.get("error", {}))
+        return payload
+
+    def get(self, path: str, **params):
+        return self.request("GET", path, params=params or None)
+
+    def post(self, path: str, body: object = None):
+        return self.request("POST", path, body)
+
+    def login(self, username: str, password: str) -> dict:
+        result = self.post("/api/login", {"username": username, "password": password})
+        self.token = result["token"]
+        return result["user"]
+
+
+def connect(url=None, user=None, password=None, token=None) -> Client:
+    """A logged-in client: explicit token, else user/password, else the local built-in admin."""
+    client = Client(url, token or os.environ.get("SHUANGJIAN_TOKEN"))
+    if client.token:
+        return client
+    if user:
+        if password is None:
+            password = os.environ.get("SHUANGJIAN_PASSWORD") or _ask_password(user)
+        client.login(user, password)
+        return client
+    if not secrets_file().exists():
+        raise SystemExit(f"未找到 {secrets_file()}：请先在本机执行 make up，或用 --user/--token 连接远程平台")
+    secrets = load_secrets()
+    client.login(secrets.admin_username, secrets.admin_password)
+    return client
+
+
+def _ask_password(user: str) -> str:
+    import getpass
+
+    return getpass.getpass(f"{user} 的密码：")
+
+
+def dumps(payload) -> str:
+    return json.dumps(payload, ensure_ascii=False, indent=2)

@@ -1,0 +1,145 @@
+"""`make demo`: a demo county (枞阳县) loaded over the API, then the foundation slice shown."""
+from __future__ import annotations
+
+import random
+import time
+
+from .client import ApiError, Client
+from .codes import make_uscc
+
+COUNTY = "340722"
+# 16 townships as in the seed press release; codes are illustrative.
+TOWNSHIPS = [
+    ("340722100", "枞阳镇"), ("340722101", "横埠镇"), ("340722102", "项铺镇"), ("340722103", "钱桥镇"),
+    ("340722104", "麒麟镇"), ("340722105", "义津镇"), ("340722106", "浮山镇"), ("340722107", "会宫镇"),
+    ("340722108", "官埠桥镇"), ("340722109", "汤沟镇"), ("340722110", "老洲镇"), ("340722111", "陈瑶湖镇"),
+    ("340722112", "周潭镇"), ("340722113", "白柳镇"), ("340722200", "雨坛乡"), ("340722201", "金社乡"),
+]
+COUNTY_DEPARTMENTS = [
+    ("education", "枞阳县教育体育局"),
+    ("civil_affairs", "枞阳县民政局"),
+    ("market_regulation", "枞阳县市场监督管理局"),
+    ("public_security", "枞阳县公安局"),
+    ("urban_management", "枞阳县城市管理综合执法局"),
+    ("supervision_office", "枞阳县人民政府教育督导室"),
+]
+DEMO_PASSWORD = "Shuangjian@2021"
+DEMO_USERS = [
+    ("jiaoti_leader", "王科长", "education", ["leader", "clerk"]),
+    ("jiaoti_clerk", "李干事", "education", ["clerk"]),
+    ("minzheng_leader", "张科长", "civil_affairs", ["leader", "clerk"]),
+    ("shichang_leader", "赵科长", "market_regulation", ["leader", "clerk"]),
+    ("dudao", "陈督学", "supervision_office", ["leader", "clerk"]),
+]
+
+
+def _create(client: Client, path: str, body: dict):
+    try:
+        return client.post(path, body)
+    except ApiError as exc:
+        if exc.status == 409:
+            return None  # already loaded by an earlier demo run
+        raise
+
+
+def load_demo_county(client: Client) -> dict[str, int]:
+    for code, name in TOWNSHIPS:
+        _create(client, "/api/divisions", {"code": code, "name": name})
+    for kind, name in COUNTY_DEPARTMENTS:
+        _create(client, "/api/departments", {"division_code": COUNTY, "kind": kind, "name": name})
+    for code, name in TOWNSHIPS:
+        _create(client, "/api/departments", {"division_code": code, "kind": "township", "name": f"{name}人民政府"})
+    departments = {d["kind"]: d["id"] for d in client.get("/api/departments")["items"]
+                   if d["division_code"] == COUNTY}
+    for username, display, kind, roles in DEMO_USERS:
+        _create(client, "/api/users", {
+            "username": username, "password": DEMO_PASSWORD, "display_name": display,
+            "department_id": departments[kind], "roles": roles,
+        })
+    return departments
+
+
+def _as(client: Client, username: str) -> Client:
+    other = Client(client.url)
+    other.login(username, DEMO_PASSWORD)
+    return other
+
+
+def _wait(fetch, done, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    value = fetch()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        value = fetch()
+    return value
+
+
+def step(n: int, text: str) -> None:
+    print(f"\n[{n}] {text}", flush=True)
+
+
+def run_demo(admin: Client) -> int:
+    step(1, "载入演示县：枞阳县，16个乡镇，6个县直部门，5个用户")
+    load_demo_county(admin)
+    print(f"    用户：{'、'.join(u[0] for u in DEMO_USERS)}（密码 {DEMO_PASSWORD}）")
+
+    education = _as(admin, "jiaoti_leader")
+    civil = _as(admin, "minzheng_leader")
+    before = education.get("/api/reports/institution-counts")["institutions_total"]
+
+    step(2, "教体局王科长登记一家学科类培训机构")
+    serial = random.randrange(10**8, 10**9)
+    institution = education.post("/api/institutions", {
+        "name": f"枞阳县启明学科培训学校（演示{serial % 1000:03d}）",
+        "uscc": make_uscc(serial),
+        "licence_no": f"教民134072270{serial % 100000:05d}号",
+        "licence_issued_on": "2021-06-18",
+        "category": "学科类",
+        "legal_form": "营利性",
+        "township_code": "340722100",
+        "address": "枞阳镇渡江路88号",
+    })
+    iid = institution["id"]
+    print(f"    机构编号 {iid}，统一社会信用代码 {institution['uscc']}，状态 {institution['status_name']}，"
+          f"核验 {institution['verification_name']}")
+
+    step(3, "报表读模型由 institution_registered 事件更新")
+    counts = _wait(lambda: education.get("/api/reports/institution-counts"),
+                   lambda c: c["institutions_total"] > before)
+    print(f"    截至 {counts['as_of']}：机构总数 {counts['institutions_total']}（登记前 {before}），"
+          f"学科类 {counts['institutions_academic']}，状态 {counts['status_counts']}")
+
+    step(4, "Temporal 核验流程已由事件启动，等待教体局决定")
+    state = _wait(lambda: _verification(education, iid), lambda s: s is not None)
+    print(f"    流程状态 {state['status']}，时限 {state['deadline']}")
+
+    step(5, "民政局张科长试图作出核验决定 → 应被拒绝")
+    try:
+        civil.post(f"/api/institutions/{iid}/verification/decision", {"outcome": "verified"})
+        print("    ✗ 未被拒绝")
+        return 1
+    except ApiError as exc:
+        print(f"    已拒绝：HTTP {exc.status}，{exc.error['message']}")
+
+    step(6, "教体局王科长核验通过；流程通过 RPC 回写机构登记")
+    education.post(f"/api/institutions/{iid}/verification/decision", {"outcome": "verified"})
+    record = _wait(lambda: education.get(f"/api/institutions/{iid}"),
+                   lambda r: r["verification"] == "verified")
+    print(f"    登记库：核验 {record['verification_name']}，核验人 {record['verified_by']}")
+
+    step(7, "健康检查")
+    report = admin.get("/health")
+    for name, status in report["components"].items():
+        print(f"    {name:<11} {status}")
+    ok = record["verification"] == "verified" and report["status"] == "ok"
+    print("\n演示完成。" if ok else "\n演示未全部成功，请查看 var/log/。")
+    return 0 if ok else 1
+
+
+def _verification(client: Client, iid: int):
+    try:
+        return client.get(f"/api/institutions/{iid}/verification")
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise

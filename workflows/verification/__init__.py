@@ -1,0 +1,1 @@
+"""办学许可核验: the education bureau verifies a newly registered institution's licence."""
