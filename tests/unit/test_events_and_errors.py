@@ -1,0 +1,31 @@
+import pytest
+
+from services.common.errors import Forbidden, ValidationFailed
+from services.common.events import check_envelope, make_event
+from services.escrow.domain import enrolment_decision
+
+
+def test_envelope_carries_id_type_time_and_place():
+    event = make_event("registry", "institution_registered", {"id": 1}, "340722100")
+    assert check_envelope(event) is event
+    assert len(event["event_id"]) == 32 and event["occurred_at"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("payload", [None, [], {"type": "x"}, {**make_event("a", "b", {}, "340722"), "data": 3}])
+def test_malformed_events_are_refused_with_a_reason(payload):
+    with pytest.raises(ValidationFailed) as info:
+        check_envelope(payload)
+    assert info.value.field
+
+
+def test_error_text_says_which_row_and_field():
+    err = ValidationFailed("校验位错误", field="统一社会信用代码", row=7)
+    assert str(err) == "第7行，字段 统一社会信用代码：校验位错误"
+    assert err.as_dict() == {"code": "validation_failed", "message": "校验位错误", "field": "统一社会信用代码", "row": 7}
+    assert Forbidden("x").http_status == 403
+
+
+def test_suspended_institutions_may_not_take_charges():
+    assert enrolment_decision("operating") == (True, None)
+    ok, reason = enrolment_decision("suspended_for_rectification")
+    assert not ok and "停业整顿" in reason
