@@ -1,6 +1,10 @@
 """Run pytest with eventlet monkey-patched first, as nameko services need (`nameko test` does the
 same); the Temporal suites run in separate, unpatched processes."""
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 

@@ -15,6 +15,9 @@ class DomainError(Exception):
     http_status = 400
 
     def __init__(self, message: str, field: str | None = None, row: int | None = None):
+        # nameko serialises exception args with str(), so None arrives as "None" and 7 as "7"
+        field = None if field in (None, "None") else field
+        row = None if row in (None, "None") else int(row)
         super().__init__(message, field, row)
         self.message = message
         self.field = field

@@ -179,3 +179,12 @@ def test_correlation_id_travels_from_rpc_into_the_event_headers(platform, config
         assert message.headers["nameko.correlation_id"] == "req-abc-123"
         assert json.loads(message.body)["data"]["uscc"] == make_uscc(9)
         queue.delete()
+
+
+def test_errors_cross_the_bus_with_their_field_and_no_row(platform, config, token):
+    bad = registration(10, category="体育类")
+    with ClusterRpcProxy(config) as rpc:
+        with pytest.raises(ValidationFailed) as info:
+            rpc.registry.register_institution(token("education"), bad)
+    assert info.value.field == "category" and info.value.row is None
+    assert str(info.value).startswith("字段 category：")

@@ -54,6 +54,7 @@ class DecisionInput:
     actor: dict  # Actor.to_dict() of the deciding user, already authenticated by the caller
     outcome: str  # "verified" | "rejected"
     reason: str | None = None  # required when rejected
+    correlation_id: str | None = None  # of the request carrying the decision (gateway → RPC)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class DecisionRecord:
     decided_at: str  # ISO 8601, UTC (workflow time)
     user_id: int
     username: str
+    correlation_id: str | None = None
 
 
 @dataclass

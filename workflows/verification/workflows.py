@@ -123,6 +123,8 @@ class LicenceVerification:
 
         decision = self._decision
         assert decision is not None
+        # the registry write follows from the decision's request, when that carried an id
+        correlation_id = decision.correlation_id or params.correlation_id
         try:
             view = await workflow.execute_activity(
                 ACTIVITY_RECORD,
@@ -133,7 +135,7 @@ class LicenceVerification:
                     reason=decision.reason,
                     decided_by=decision.decided_by,
                     decided_at=decision.decided_at,
-                    correlation_id=params.correlation_id,
+                    correlation_id=correlation_id,
                     workflow_id=workflow.info().workflow_id,
                 ),
                 result_type=dict,
@@ -144,7 +146,7 @@ class LicenceVerification:
             self._verification = view.get("verification") if isinstance(view, dict) else None
             workflow.logger.info(
                 "licence verification recorded: institution %s, outcome %s, correlation_id %s",
-                params.institution_id, decision.outcome, params.correlation_id,
+                params.institution_id, decision.outcome, correlation_id,
             )
         except ActivityError as err:
             known = domain_error(err)
@@ -155,7 +157,7 @@ class LicenceVerification:
             )
             workflow.logger.error(
                 "licence verification could not be recorded: institution %s, %s, correlation_id %s",
-                params.institution_id, self._failure, params.correlation_id,
+                params.institution_id, self._failure, correlation_id,
             )
         # let the `decide` handler hand its answer back before the workflow closes
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -175,6 +177,7 @@ class LicenceVerification:
             decided_at=workflow.now().isoformat(),
             user_id=actor.user_id,
             username=actor.username,
+            correlation_id=decision.correlation_id,
         )
         workflow.logger.info(
             "licence verification decided: institution %s, outcome %s by %s",

@@ -1,0 +1,161 @@
+"""`python -m workflows.worker`: the workflows process (asyncio; never eventlet).
+
+Runs, in one process: the Temporal worker (workflows + activities in a thread pool), the event
+bridge (registry events → workflow starts) and the `workflows` RPC endpoint (nameko wire
+protocol over AMQP). Stops cleanly on SIGTERM / SIGINT: the AMQP consumers first (messages in
+flight are finished or left unacked for redelivery), then the worker.
+
+Settings (environment, see services/common/config.py): SHUANGJIAN_TEMPORAL_ADDRESS,
+SHUANGJIAN_TEMPORAL_NAMESPACE, SHUANGJIAN_TASK_QUEUE, SHUANGJIAN_AMQP_URI,
+SHUANGJIAN_ACTOR_SIGNING_KEY or SHUANGJIAN_SECRETS_FILE (var/secrets.json), SHUANGJIAN_LOG_LEVEL;
+and SHUANGJIAN_TEMPORAL_CONNECT_WAIT (seconds to keep retrying the first connection, 60).
+"""
+from __future__ import annotations
+
+import warnings
+
+# nameko's modules import eventlet (never patched here); its import-time notice is noise in this process
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import asyncio  # noqa: E402
+import os
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Callable, Sequence
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from services.common.config import (
+    amqp_uri,
+    load_secrets,
+    task_queue,
+    temporal_address,
+    temporal_namespace,
+)
+from services.common.identity import ActorSigner
+from services.common.logging import configure_logging, get_logger
+from workflows.bridge import InstitutionRegisteredBridge
+from workflows.rpc_server import RpcServer, WorkflowsService
+from workflows.verification.activities import VerificationActivities
+from workflows.verification.workflows import LicenceVerification
+
+WORKFLOWS = [LicenceVerification]
+ACTIVITY_THREADS = 16
+
+
+def activities_of(verification: VerificationActivities) -> list[Callable]:
+    return [verification.compute_deadline, verification.record_licence_verification]
+
+
+def build_worker(
+    client: Client,
+    queue: str,
+    activities: Sequence[Callable],
+    executor: ThreadPoolExecutor,
+) -> Worker:
+    """The Temporal worker as this process runs it (tests pass fake activities)."""
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=WORKFLOWS,
+        activities=list(activities),
+        activity_executor=executor,
+        max_concurrent_activities=ACTIVITY_THREADS,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def connect_client(address: str, namespace: str, wait: float = 60.0) -> Client:
+    """Connect, retrying for `wait` seconds: the worker may start before the server is up."""
+    log = get_logger(component="workflows.worker")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    delay = 0.5
+    while True:
+        try:
+            return await Client.connect(address, namespace=namespace)
+        except Exception as exc:
+            if loop.time() + delay > deadline:
+                raise
+            log.warning("temporal_not_ready", address=address, error=str(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def assert_not_monkey_patched() -> None:
+    """nameko's eventlet patching breaks the Temporal SDK: refuse to run patched."""
+    if "eventlet" in sys.modules:
+        from eventlet import patcher
+
+        if patcher.is_monkey_patched("socket") or patcher.is_monkey_patched("thread"):
+            raise RuntimeError("workflows process is monkey-patched by eventlet; do not import nameko services here")
+
+
+async def serve(stop: asyncio.Event) -> None:
+    """Run until `stop` is set (or the Temporal worker fails, which is re-raised)."""
+    log = get_logger(component="workflows.worker")
+    assert_not_monkey_patched()
+    signer = ActorSigner(load_secrets().actor_signing_key)
+    uri = amqp_uri()
+    queue = task_queue()
+    wait = float(os.environ.get("SHUANGJIAN_TEMPORAL_CONNECT_WAIT", "60"))
+    stopped = asyncio.create_task(stop.wait())
+    connecting = asyncio.create_task(connect_client(temporal_address(), temporal_namespace(), wait))
+    await asyncio.wait({stopped, connecting}, return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():  # stopped while waiting for the server
+        connecting.cancel()
+        log.info("workflows_stopped", reason="stopped before Temporal was reachable")
+        return
+    client = connecting.result()
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
+        worker = build_worker(client, queue, activities_of(VerificationActivities(uri, signer)), executor)
+        bridge = InstitutionRegisteredBridge(client, queue, uri, loop)
+        rpc = RpcServer(WorkflowsService(client, signer), uri, loop)
+        running = asyncio.create_task(worker.run())
+        bridge.start()
+        rpc.start()
+        log.info(
+            "workflows_started",
+            temporal=temporal_address(),
+            namespace=temporal_namespace(),
+            task_queue=queue,
+            amqp=_without_password(uri),
+        )
+        await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            log.error("temporal_worker_ended", error=repr(running.exception()) if not running.cancelled() else "cancelled")
+        log.info("workflows_stopping")
+        # blocking joins off the loop: the consumers' in-flight work still runs on it
+        await asyncio.gather(asyncio.to_thread(bridge.stop), asyncio.to_thread(rpc.stop))
+        if not running.done():
+            await worker.shutdown()
+        stopped.cancel()
+        await running  # re-raises a worker failure: the process exits non-zero, the supervisor restarts it
+    log.info("workflows_stopped")
+
+
+def _without_password(uri: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+
+    return maybe_sanitize_url(uri)
+
+
+async def _main() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(stop)
+
+
+def main() -> None:
+    configure_logging("workflows")
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()
