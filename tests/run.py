@@ -17,7 +17,7 @@ from pathlib import Path
 
 from services.common.config import SERVICE_NAMES, project_root
 
-from .infra import create_vhost, delete_vhost, ensure_postgres, ensure_rabbitmq, postgres_databases
+from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, ensure_rabbitmq, postgres_databases
 
 ROOT = project_root()
 PY = sys.executable

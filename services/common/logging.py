@@ -1,4 +1,8 @@
-"""structlog JSON logs. Every line carries the service, what ran and the correlation id."""
+"""structlog JSON logs. Every line carries the service, what ran and the correlation id.
+
+Lines from the standard library (nameko's own, Temporal's `workflow.logger`, kombu) go through
+the same JSON renderer, so a process writes one format only.
+"""
 from __future__ import annotations
 
 import logging
@@ -16,14 +20,30 @@ def configure_logging(service: str, level: str | None = None) -> None:
         return
     _configured = True
     level_name = (level or os.environ.get("SHUANGJIAN_LOG_LEVEL", "INFO")).upper()
-    logging.basicConfig(stream=sys.stdout, level=level_name, format="%(message)s")
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder()],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level_name)
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(ensure_ascii=False),
+            structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level_name)),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),

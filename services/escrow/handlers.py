@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
+from services.common.clock import iso_utc
 from services.common.divisions import validate_code
 from services.common.errors import NotFound
 from services.common.idempotency import apply_once
@@ -44,5 +45,5 @@ def get_enrolment_eligibility(session: Session, actor: Actor, institution_id: in
         "name": row.name,
         "may_enrol": row.may_enrol,
         "reason": row.reason,
-        "updated_at": row.updated_at.isoformat(),
+        "updated_at": iso_utc(row.updated_at),
     }

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 
 from stdnum.cn import uscc as uscc_checksum
@@ -141,6 +141,22 @@ def parse_registration(data: object) -> InstitutionDraft:
         division_code=division_code,
         address=_required_text(data, "address", "地址", 200),
     )
+
+
+def parse_verification_decision(decision: object) -> tuple[Verification, datetime]:
+    if not isinstance(decision, dict):
+        raise ValidationFailed("核验决定应为 JSON 对象", field="decision")
+    try:
+        outcome = Verification(decision.get("outcome"))
+    except ValueError:
+        raise ValidationFailed("核验结果只能是 verified 或 rejected", field="outcome") from None
+    try:
+        decided_at = datetime.fromisoformat(decision["decided_at"])
+    except (KeyError, TypeError, ValueError):
+        raise ValidationFailed("决定时间应为带时区的 ISO 时间", field="decided_at") from None
+    if decided_at.tzinfo is None:
+        raise ValidationFailed("决定时间应带时区", field="decided_at")
+    return outcome, decided_at
 
 
 def check_verification_outcome(current: Verification, outcome: Verification) -> bool:

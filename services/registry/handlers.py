@@ -7,6 +7,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.clock import iso_utc
 from services.common.divisions import scope_prefix
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.events import make_event
@@ -47,8 +48,8 @@ def institution_view(row: Institution) -> dict:
         "verification_name": domain.VERIFICATION_NAMES[verification],
         "verification_reason": row.verification_reason,
         "verified_by": row.verified_by,
-        "verified_at": row.verified_at.isoformat() if row.verified_at else None,
-        "created_at": row.created_at.isoformat(),
+        "verified_at": iso_utc(row.verified_at),
+        "created_at": iso_utc(row.created_at),
         "created_by": row.created_by,
     }
 
@@ -124,13 +125,13 @@ def record_licence_verification(
     """Called by the verification workflow once the education bureau has decided."""
     row = _load(session, institution_id)
     authorize(actor, "registry.record_licence_verification", row.division_code)
-    outcome = domain.Verification(decision.get("outcome"))
+    outcome, decided_at = domain.parse_verification_decision(decision)
     if not domain.check_verification_outcome(domain.Verification(row.verification), outcome):
         return institution_view(row)  # a retried activity: already recorded
     row.verification = outcome.value
     row.verification_reason = decision.get("reason") or None
     row.verified_by = str(decision.get("decided_by", ""))[:100]
-    row.verified_at = datetime.fromisoformat(decision["decided_at"])
+    row.verified_at = decided_at
     session.commit()
     view = institution_view(row)
     dispatch(

@@ -15,7 +15,7 @@ from shuangjian.client import ApiError, Client
 from shuangjian.codes import make_uscc
 from shuangjian.demo import DEMO_PASSWORD, load_demo_county
 from services.common.config import project_root
-from tests.infra import create_vhost, delete_vhost
+from shuangjian.infra import create_vhost, delete_vhost
 
 PROCESSES = ("registry", "escrow", "inspection", "reporting", "gateway", "worker", "temporal")
 

@@ -11,7 +11,7 @@ from sqlalchemy import MetaData, text
 from services.common.config import SERVICE_NAMES, amqp_uri, database_url, load_secrets
 from services.common.db import make_engine
 from services.common.identity import Actor, ActorSigner, DepartmentKind, system_actor
-from tests.infra import create_vhost, delete_vhost
+from shuangjian.infra import create_vhost, delete_vhost
 
 
 @pytest.fixture(scope="session")

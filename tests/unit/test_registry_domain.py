@@ -57,3 +57,16 @@ def test_verification_is_recorded_once_and_repeats_are_harmless():
     assert domain.check_verification_outcome(V.verified, V.verified) is False
     with pytest.raises(Conflict):
         domain.check_verification_outcome(V.verified, V.rejected)
+
+
+@pytest.mark.parametrize(
+    "decision,field",
+    [({"outcome": "maybe", "decided_at": "2026-11-28T10:00:00+08:00"}, "outcome"),
+     ({"outcome": "verified"}, "decided_at"),
+     ({"outcome": "verified", "decided_at": "2026-11-28T10:00:00"}, "decided_at"),
+     ("verified", "decision")],
+)
+def test_a_malformed_decision_names_its_field(decision, field):
+    with pytest.raises(ValidationFailed) as info:
+        domain.parse_verification_decision(decision)
+    assert info.value.field == field

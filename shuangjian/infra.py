@@ -1,4 +1,4 @@
-"""Test infrastructure: RabbitMQ vhosts and PostgreSQL databases made per run."""
+"""Per-run infrastructure for tests and benchmarks: RabbitMQ vhosts and PostgreSQL databases."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from shuangjian.localrun import ensure_rabbitmq, port_open, wait_for  # noqa: F401  (re-exported)
+from .localrun import ensure_rabbitmq, port_open, wait_for  # noqa: F401  (re-exported)
 
 PG_ADMIN_URL = os.environ.get("SHUANGJIAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -18,7 +18,7 @@ def rabbitmqctl(*args: str) -> subprocess.CompletedProcess:
 
 def create_vhost(vhost: str) -> None:
     if shutil.which("rabbitmqctl") is None:
-        raise SystemExit("需要 rabbitmqctl 为本次测试创建独立的 vhost")
+        raise SystemExit("需要 rabbitmqctl 为本次运行创建独立的 vhost")
     result = rabbitmqctl("add_vhost", vhost)
     if result.returncode != 0:
         raise SystemExit(f"无法创建 vhost {vhost}: {result.stderr.strip()}")
