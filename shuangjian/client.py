@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import requests
 
@@ -74,3 +75,16 @@ def _ask_password(user: str) -> str:
 
 def dumps(payload) -> str:
     return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def wait_until(fetch, done, seconds: float = 30, interval: float = 0.2):
+    """Call `fetch` until `done(value)` or the time is up; returns the last value.
+
+    Events and workflows complete asynchronously: callers see effects a moment after a command.
+    """
+    deadline = time.monotonic() + seconds
+    value = fetch()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = fetch()
+    return value

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import random
-import time
 
-from .client import ApiError, Client
+from .client import ApiError, Client, wait_until
 from .codes import make_uscc
 
 COUNTY = "340722"
@@ -65,15 +64,6 @@ def _as(client: Client, username: str) -> Client:
     return other
 
 
-def _wait(fetch, done, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    value = fetch()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.3)
-        value = fetch()
-    return value
-
-
 def step(n: int, text: str) -> None:
     print(f"\n[{n}] {text}", flush=True)
 
@@ -104,13 +94,13 @@ def run_demo(admin: Client) -> int:
           f"核验 {institution['verification_name']}")
 
     step(3, "报表读模型由 institution_registered 事件更新")
-    counts = _wait(lambda: education.get("/api/reports/institution-counts"),
+    counts = wait_until(lambda: education.get("/api/reports/institution-counts"),
                    lambda c: c["institutions_total"] > before)
     print(f"    截至 {counts['as_of']}：机构总数 {counts['institutions_total']}（登记前 {before}），"
           f"学科类 {counts['institutions_academic']}，状态 {counts['status_counts']}")
 
     step(4, "Temporal 核验流程已由事件启动，等待教体局决定")
-    state = _wait(lambda: _verification(education, iid), lambda s: s is not None)
+    state = wait_until(lambda: _verification(education, iid), lambda s: s is not None)
     print(f"    流程状态 {state['status']}，时限 {state['deadline']}")
 
     step(5, "民政局张科长试图作出核验决定 → 应被拒绝")
@@ -123,7 +113,7 @@ def run_demo(admin: Client) -> int:
 
     step(6, "教体局王科长核验通过；流程通过 RPC 回写机构登记")
     education.post(f"/api/institutions/{iid}/verification/decision", {"outcome": "verified"})
-    record = _wait(lambda: education.get(f"/api/institutions/{iid}"),
+    record = wait_until(lambda: education.get(f"/api/institutions/{iid}"),
                    lambda r: r["verification"] == "verified")
     print(f"    登记库：核验 {record['verification_name']}，核验人 {record['verified_by']}")
 

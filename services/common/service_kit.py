@@ -5,6 +5,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc as nameko_rpc
 
 from .config import load_secrets
+from .context import Context
 from .errors import DomainError, ValidationFailed
 from .identity import ActorSigner
 
@@ -31,3 +32,14 @@ def paging(limit: object, offset: object, max_limit: int = 500) -> tuple[int, in
 def rpc(fn):
     """nameko @rpc for which DomainErrors are expected answers (logged briefly, not as crashes)."""
     return nameko_rpc(expected_exceptions=DomainError)(fn)
+
+
+class ServiceBase:
+    """What every service has: call context (correlation id, logger), actor checks, ping."""
+
+    ctx = Context()
+    actors = Actors()
+
+    @rpc
+    def ping(self):
+        return {"service": self.name, "ok": True}

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.config import Deployment
-from services.common.divisions import LEVEL_NAMES, is_within, level_of, parent_of, validate_code
+from services.common.divisions import LEVEL_NAMES, is_within, level_of, parent_of, scope_prefix, validate_code
 from services.common.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationFailed
 from services.common.identity import (
     DEPARTMENT_NAMES,
@@ -161,9 +161,19 @@ def create_division(session: Session, actor: Actor, data: object) -> dict:
     return division_view(division) | {"level_name": LEVEL_NAMES[level]}
 
 
+def _add_unique(session: Session, row, conflict: Conflict) -> None:
+    """Insert `row`; a unique-constraint clash becomes `conflict` and nothing is stored."""
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise conflict from None
+
+
 def list_divisions(session: Session, actor: Actor) -> list[dict]:
-    rows = session.scalars(select(Division).order_by(Division.code)).all()
-    return [division_view(d) for d in rows if is_within(d.code, actor.division_code)]
+    scope = Division.code.startswith(scope_prefix(actor.division_code))
+    return [division_view(d) for d in session.scalars(select(Division).where(scope).order_by(Division.code))]
 
 
 def create_department(session: Session, actor: Actor, data: object) -> dict:
@@ -177,18 +187,13 @@ def create_department(session: Session, actor: Actor, data: object) -> dict:
     kind = parse_department_kind(data.get("kind"), field="kind")
     name = data.get("name") or DEPARTMENT_NAMES[kind]
     dept = Department(division_code=code, kind=kind.value, name=_text({"name": name}, "name", "部门名称", 50))
-    session.add(dept)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"区划 {code} 已有{DEPARTMENT_NAMES[kind]}", field="kind") from None
+    _add_unique(session, dept, Conflict(f"区划 {code} 已有{DEPARTMENT_NAMES[kind]}", field="kind"))
     return department_view(dept)
 
 
 def list_departments(session: Session, actor: Actor) -> list[dict]:
-    rows = session.scalars(select(Department).order_by(Department.id)).all()
-    return [department_view(d) for d in rows if is_within(d.division_code, actor.division_code)]
+    scope = Department.division_code.startswith(scope_prefix(actor.division_code))
+    return [department_view(d) for d in session.scalars(select(Department).where(scope).order_by(Department.id))]
 
 
 def create_user(session: Session, actor: Actor, data: object) -> dict:
@@ -217,18 +222,16 @@ def create_user(session: Session, actor: Actor, data: object) -> dict:
         active=True,
         created_at=datetime.now(timezone.utc),
     )
-    session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"用户名 {username} 已存在", field="username") from None
+    _add_unique(session, user, Conflict(f"用户名 {username} 已存在", field="username"))
     return user_view(user, dept)
 
 
 def list_users(session: Session, actor: Actor) -> list[dict]:
     authorize(actor, "identity.manage_users")
     rows = session.execute(
-        select(User, Department).join(Department, User.department_id == Department.id).order_by(User.id)
+        select(User, Department)
+        .join(Department, User.department_id == Department.id)
+        .where(Department.division_code.startswith(scope_prefix(actor.division_code)))
+        .order_by(User.id)
     ).all()
-    return [user_view(u, d) for u, d in rows if is_within(d.division_code, actor.division_code)]
+    return [user_view(u, d) for u, d in rows]

@@ -5,24 +5,17 @@ from pathlib import Path
 
 from nameko.events import EventDispatcher
 
-from services.common.context import Context
 from services.common.db import Database
-from services.common.service_kit import Actors, paging, rpc
+from services.common.service_kit import ServiceBase, paging, rpc
 
 from . import handlers
 
 
-class RegistryService:
+class RegistryService(ServiceBase):
     name = "registry"
 
     db = Database(Path(__file__).parent / "migrations")
-    ctx = Context()
-    actors = Actors()
     dispatch = EventDispatcher()
-
-    @rpc
-    def ping(self):
-        return {"service": self.name, "ok": True}
 
     @rpc
     def register_institution(self, actor, data):

@@ -5,23 +5,16 @@ from pathlib import Path
 
 from nameko.events import event_handler
 
-from services.common.context import Context
 from services.common.db import Database
-from services.common.service_kit import Actors, rpc
+from services.common.service_kit import ServiceBase, rpc
 
 from . import handlers
 
 
-class ReportingService:
+class ReportingService(ServiceBase):
     name = "reporting"
 
     db = Database(Path(__file__).parent / "migrations")
-    ctx = Context()
-    actors = Actors()
-
-    @rpc
-    def ping(self):
-        return {"service": self.name, "ok": True}
 
     @event_handler("registry", "institution_registered")
     def on_institution_registered(self, event):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shuangjian.client import ApiError, Client
+from shuangjian.client import ApiError, Client, wait_until
 from shuangjian.codes import make_uscc
 from shuangjian.demo import DEMO_PASSWORD, load_demo_county
 from services.common.config import project_root
@@ -82,15 +82,6 @@ def as_user(platform, username) -> Client:
     return client
 
 
-def eventually(fetch, done, seconds=30):
-    deadline = time.monotonic() + seconds
-    value = fetch()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        value = fetch()
-    return value
-
-
 def test_up_reports_every_component_healthy(platform):
     report = Client(platform["url"]).get("/health")
     assert report["status"] == "ok"
@@ -143,7 +134,7 @@ def test_the_slice_from_registration_to_verification(platform):
     del education.http.headers["X-Correlation-ID"]
     iid = created["id"]
 
-    counts = eventually(lambda: education.get("/api/reports/institution-counts"),
+    counts = wait_until(lambda: education.get("/api/reports/institution-counts"),
                         lambda c: c["institutions_total"] == before + 1)
     assert counts["institutions_total"] == before + 1
     assert counts["status_counts"]["正常营业"] >= 1
@@ -156,7 +147,7 @@ def test_the_slice_from_registration_to_verification(platform):
                 return None
             raise
 
-    pending = eventually(state, lambda s: s is not None and s["deadline"])
+    pending = wait_until(state, lambda s: s is not None and s["deadline"])
     assert pending["status"] == "pending"
 
     # the wrong department and a clerk are refused, and nothing changes
@@ -175,7 +166,7 @@ def test_the_slice_from_registration_to_verification(platform):
     education.http.headers["X-Correlation-ID"] = decision_cid
     education.post(f"/api/institutions/{iid}/verification/decision", {"outcome": "verified"})
     del education.http.headers["X-Correlation-ID"]
-    record = eventually(lambda: education.get(f"/api/institutions/{iid}"), lambda r: r["verification"] == "verified")
+    record = wait_until(lambda: education.get(f"/api/institutions/{iid}"), lambda r: r["verification"] == "verified")
     assert record["verification_name"] == "已核验"
     assert record["verified_by"].endswith("王科长")
 
