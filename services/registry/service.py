@@ -6,12 +6,13 @@ from pathlib import Path
 from nameko.events import EventDispatcher
 
 from services.common.db import Database
-from services.common.service_kit import ServiceBase, paging, rpc
+from services.common import service_kit  # the module, so `nameko run` sees one service class here
+from services.common.service_kit import paging, rpc
 
 from . import handlers
 
 
-class RegistryService(ServiceBase):
+class RegistryService(service_kit.ServiceBase):
     name = "registry"
 
     db = Database(Path(__file__).parent / "migrations")

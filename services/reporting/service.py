@@ -6,12 +6,13 @@ from pathlib import Path
 from nameko.events import event_handler
 
 from services.common.db import Database
-from services.common.service_kit import ServiceBase, rpc
+from services.common import service_kit  # the module, so `nameko run` sees one service class here
+from services.common.service_kit import rpc
 
 from . import handlers
 
 
-class ReportingService(ServiceBase):
+class ReportingService(service_kit.ServiceBase):
     name = "reporting"
 
     db = Database(Path(__file__).parent / "migrations")

@@ -1,0 +1,355 @@
+"""Bus benchmarks, in one eventlet-patched process (like a nameko service): `python -m bench.bus`.
+
+Parts (choose with positional names; default all):
+
+* ``events`` — baseline: raw kombu publish, then consume+ack, of N event envelopes on a durable
+  queue with persistent delivery. Measured: the same envelopes sent as ``institution_registered``
+  in nameko's wire format to the real ReportingService in a ServiceContainer; events/s until the
+  reporting database holds every row (ratio vs raw kombu consume+ack).
+* ``rpc`` — baseline: raw SQL, one transaction per registration writing the same two rows the
+  registry writes (institution + status history) to scratch tables in the registry's own
+  database, one connection. Measured: ``registry.register_institution`` through
+  ``ClusterRpcProxy`` from C concurrent green threads, RegistryService in a container here.
+
+Reads SHUANGJIAN_AMQP_URI / SHUANGJIAN_DB_URL_TEMPLATE / SHUANGJIAN_VAR_DIR (bench.run sets them).
+"""
+from __future__ import annotations
+
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import json
+import time
+from datetime import datetime, timezone
+
+from eventlet.greenpool import GreenPool
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+from nameko.constants import PERSISTENT
+from nameko.containers import ServiceContainer
+from nameko.standalone.events import get_event_exchange
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from services.common.config import amqp_uri, database_url, load_secrets
+from services.common.db import make_engine
+from services.common.events import make_event
+from services.common.identity import Actor, ActorSigner, DepartmentKind
+from services.common.workdays import today_shanghai
+from services.registry.service import RegistryService
+from services.reporting.service import ReportingService
+from shuangjian.codes import make_uscc
+
+from .result import Results, progress, rate
+
+TOWNSHIP = "340722100"
+COUNTY = "340722"
+MAX_WORKERS = 10
+PREFETCH = MAX_WORKERS  # nameko's consumer prefetch is max_workers: the baseline consumes the same way
+REPORTING_QUEUE = "evt-registry-institution_registered--reporting.on_institution_registered"
+RAW_QUEUE = "bench.raw"
+STALL_SECONDS = 30.0  # no progress for this long: the benchmark fails instead of hanging
+
+PARTS = ("events", "rpc")
+SIZES = {  # (full, --quick)
+    "kombu": (10000, 3000),
+    "events": (2000, 500),
+    "sql": (1000, 300),
+    "rpc": (1000, 300),
+    "rpc_concurrency": (8, 8),
+}
+
+ACTOR = Actor(
+    user_id=11,
+    username="bench_clerk",
+    display_name="压测经办人",
+    department_id=3,
+    department_kind=DepartmentKind.education,
+    department_name="枞阳县教体局",
+    division_code=COUNTY,
+    roles=("clerk",),
+)
+
+
+def envelope(institution_id: int) -> dict:
+    data = {
+        "id": institution_id,
+        "name": f"枞阳县压测培训学校{institution_id}",
+        "township_code": TOWNSHIP,
+        "category": "academic",
+        "status": "operating",
+    }
+    # the registry sends the acting user along; keep it so the size is a real envelope's
+    return make_event("registry", "institution_registered", data, TOWNSHIP, ACTOR.to_dict())
+
+
+def nameko_config() -> dict:
+    return {"AMQP_URI": amqp_uri(), "max_workers": MAX_WORKERS}
+
+
+# --- events ----------------------------------------------------------------------------------
+def kombu_baseline(results: Results, n: int) -> tuple[str, int]:
+    """Raw kombu: publish N persistent JSON messages to a durable queue, then consume+ack them."""
+    bodies = [envelope(10_000_000 + i) for i in range(n)]
+    size = len(json.dumps(bodies[0]).encode())
+    exchange = Exchange(RAW_QUEUE, type="direct", durable=True, delivery_mode=PERSISTENT)
+    queue = Queue(RAW_QUEUE, exchange, routing_key=RAW_QUEUE, durable=True)
+    with Connection(amqp_uri()) as conn:
+        channel = conn.channel()
+        bound = queue(channel)
+        bound.declare()
+        bound.purge()
+        producer = Producer(channel, exchange=exchange, serializer="json")
+        t0 = time.perf_counter()
+        for body in bodies:
+            producer.publish(body, routing_key=RAW_QUEUE, delivery_mode=PERSISTENT, retry=False)
+        publish_name = f"raw kombu publish ({size} B JSON, persistent)"
+        results.add(rate(publish_name, n, time.perf_counter() - t0, "msg/s"))
+
+        received = 0
+
+        def on_message(body, message):
+            nonlocal received
+            message.ack()
+            received += 1
+
+        consume_name = "raw kombu consume+ack"
+        with Consumer(channel, queues=[bound], callbacks=[on_message], accept=["json"], prefetch_count=PREFETCH):
+            t0 = time.perf_counter()
+            while received < n:
+                conn.drain_events(timeout=STALL_SECONDS)
+            results.add(rate(consume_name, n, time.perf_counter() - t0, "msg/s",
+                             note=f"prefetch {PREFETCH}, ack per message"))
+        bound.delete()
+    return consume_name, size
+
+
+def _count(engine, table: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def wait_for_rows(engine, table: str, expected: int) -> float:
+    """Poll until `table` holds `expected` rows; returns perf_counter() at that moment."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        count = _count(engine, table)
+        now = time.perf_counter()
+        if count >= expected:
+            return now
+        if count != last:
+            last, last_change = count, time.monotonic()
+        elif time.monotonic() - last_change > STALL_SECONDS:
+            raise RuntimeError(f"{table}: stuck at {count}/{expected} rows for {STALL_SECONDS:.0f}s")
+        eventlet.sleep(0.05)
+
+
+def reporting_events(results: Results, n: int, baseline: str) -> None:
+    """The real ReportingService applies `institution_registered` events: events/s to the DB."""
+    config = nameko_config()
+    container = ServiceContainer(ReportingService, config)
+    container.start()  # migrations run here; returns once the event consumer is ready
+    engine = make_engine(database_url("reporting"))
+    exchange = get_event_exchange("registry", config)
+    warmup = max(50, n // 20)
+    try:
+        with Connection(amqp_uri()) as conn:
+            producer = Producer(conn.channel(), exchange=exchange, serializer="json")
+            producer.declare()
+
+            def publish(ids):
+                for i in ids:
+                    producer.publish(envelope(i), routing_key="institution_registered",
+                                     delivery_mode=PERSISTENT, retry=False)
+
+            before = _count(engine, "institution_facts")
+            publish(range(1, warmup + 1))
+            wait_for_rows(engine, "institution_facts", before + warmup)
+            bodies = range(warmup + 1, warmup + n + 1)
+            t0 = time.perf_counter()
+            publish(bodies)
+            published = time.perf_counter() - t0
+            done = wait_for_rows(engine, "institution_facts", before + warmup + n)
+        results.add(rate("reporting: institution_registered applied", n, done - t0, "events/s", baseline,
+                         note=f"ServiceContainer max_workers {MAX_WORKERS}; publishing took {published:.2f}s of it"))
+    finally:
+        container.stop()
+        engine.dispose()
+        with Connection(amqp_uri()) as conn:  # later parts publish registry events: don't pile them up
+            Queue(REPORTING_QUEUE, channel=conn.channel()).delete()
+
+
+# --- rpc -------------------------------------------------------------------------------------
+def registration(serial: int) -> dict:
+    return {
+        "name": f"枞阳县压测培训学校{serial}",
+        "uscc": make_uscc(serial),
+        "licence_no": f"教民1340722{serial:08d}号",
+        "category": "学科类",
+        "legal_form": "营利性",
+        "township_code": TOWNSHIP,
+        "address": "枞阳镇渡江路1号",
+    }
+
+
+def scratch_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Same columns, keys and indexes as the registry's institutions / status history."""
+    institutions = Table(
+        "bench_institutions", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(100), nullable=False),
+        Column("uscc", String(18), nullable=False, unique=True),
+        Column("licence_no", String(50), nullable=False),
+        Column("licence_issued_on", Date),
+        Column("category", String(20), nullable=False),
+        Column("legal_form", String(20), nullable=False),
+        Column("division_code", String(12), nullable=False, index=True),
+        Column("address", String(200), nullable=False),
+        Column("status", String(40), nullable=False),
+        Column("verification", String(20), nullable=False),
+        Column("verification_reason", Text),
+        Column("verified_by", String(100)),
+        Column("verified_at", DateTime(timezone=True)),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_by", String(100), nullable=False),
+    )
+    history = Table(
+        "bench_status_history", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("institution_id", Integer, ForeignKey("bench_institutions.id"), nullable=False, index=True),
+        Column("status", String(40), nullable=False),
+        Column("effective_on", Date, nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("changed_by", String(100), nullable=False),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+    )
+    return institutions, history
+
+
+INSERT_INSTITUTION = text(
+    "INSERT INTO bench_institutions (name, uscc, licence_no, category, legal_form, division_code, address,"
+    " status, verification, created_at, created_by)"
+    " VALUES (:name, :uscc, :licence_no, :category, :legal_form, :division_code, :address,"
+    " 'operating', 'pending', :now, :who) RETURNING id"
+)
+INSERT_HISTORY = text(
+    "INSERT INTO bench_status_history (institution_id, status, effective_on, reason, changed_by, recorded_at)"
+    " VALUES (:id, 'operating', :day, '登记', :who, :now)"
+)
+
+
+def sql_baseline(results: Results, n: int) -> str:
+    """Raw SQL: the registration's two rows, one transaction (commit) per registration."""
+    engine = make_engine(database_url("registry"))  # the registry's database; its tables don't matter
+    metadata = MetaData()
+    scratch_tables(metadata)
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    who = "枞阳县教体局/压测经办人"
+    name = "raw SQL insert (2 rows, 1 commit each)"
+    try:
+        with engine.connect() as conn:
+            def insert(serial):
+                data = registration(serial)
+                now = datetime.now(timezone.utc)
+                with conn.begin():
+                    new_id = conn.execute(INSERT_INSTITUTION, {
+                        "name": data["name"], "uscc": data["uscc"], "licence_no": data["licence_no"],
+                        "category": "academic", "legal_form": "for_profit", "division_code": TOWNSHIP,
+                        "address": data["address"], "now": now, "who": who,
+                    }).scalar_one()
+                    conn.execute(INSERT_HISTORY, {"id": new_id, "day": today_shanghai(now), "who": who, "now": now})
+
+            for serial in range(900_000, 900_020):  # warm-up
+                insert(serial)
+            t0 = time.perf_counter()
+            for serial in range(1, n + 1):
+                insert(serial)
+            results.add(rate(name, n, time.perf_counter() - t0, "rows/s",
+                             note=f"{engine.dialect.name}, one connection"))
+    finally:
+        metadata.drop_all(engine)
+        engine.dispose()
+    return name
+
+
+def registry_rpc(results: Results, n: int, concurrency: int, baseline: str) -> None:
+    config = nameko_config()
+    container = ServiceContainer(RegistryService, config)
+    container.start()
+    token = ActorSigner(load_secrets().actor_signing_key).sign(ACTOR)
+    proxies = [ClusterRpcProxy({"AMQP_URI": config["AMQP_URI"]}, timeout=30) for _ in range(concurrency)]
+    errors: list[str] = []
+    try:
+        clients = [p.start() for p in proxies]  # one proxy per green thread: a proxy is not shareable
+
+        def run(serials):
+            it = iter(serials)  # shared by the green threads; next() never yields
+
+            def client(rpc):
+                for serial in it:
+                    try:
+                        rpc.registry.register_institution(token, registration(serial))
+                    except Exception as exc:  # counted, reported, fails the run
+                        errors.append(f"{type(exc).__name__}: {exc}")
+
+            pool = GreenPool(concurrency)
+            for rpc in clients:
+                pool.spawn(client, rpc)
+            pool.waitall()
+
+        run(range(800_001, 800_001 + max(20, concurrency * 4)))  # warm-up: connections, pools, caches
+        t0 = time.perf_counter()
+        run(range(1, n + 1))
+        seconds = time.perf_counter() - t0
+        if errors:
+            raise RuntimeError(f"{len(errors)} register_institution calls failed, first: {errors[0]}")
+        results.add(rate(f"registry.register_institution RPC ({concurrency} clients)", n, seconds, "calls/s",
+                         baseline, note="ClusterRpcProxy per green thread, RegistryService in-process"))
+    finally:
+        for p in proxies:
+            try:
+                p.stop()
+            except Exception:
+                pass
+        container.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bus")
+    parser.add_argument("parts", nargs="*", help="events, rpc (default: both)")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    parts = args.parts or list(PARTS)
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+    size = {k: v[1] if args.quick else v[0] for k, v in SIZES.items()}
+    results = Results("bus")
+    if "events" in parts:
+        baseline, _ = kombu_baseline(results, size["kombu"])
+        reporting_events(results, size["events"], baseline)
+    if "rpc" in parts:
+        baseline = sql_baseline(results, size["sql"])
+        registry_rpc(results, size["rpc"], size["rpc_concurrency"], baseline)
+    results.emit()
+
+
+if __name__ == "__main__":
+    main()
