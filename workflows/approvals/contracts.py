@@ -1,0 +1,163 @@
+"""What crosses the boundary of the approval workflows (营转非 ConversionApproval, 注销
+Deregistration, and the county's ConversionDeadline). Plain dataclasses stored as JSON in
+workflow histories: add fields with defaults only."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+CONVERSION_WORKFLOW = "ConversionApproval"
+DEREGISTRATION_WORKFLOW = "Deregistration"
+DEADLINE_WORKFLOW = "ConversionDeadline"
+
+UPDATE_DECIDE = "decide"
+QUERY_STATE = "state"
+SIGNAL_RESCHEDULE = "reschedule"
+
+ACTIVITY_STEP_TIMES = "compute_step_times"
+ACTIVITY_RECORD = "record_case_progress"
+ACTIVITY_CHECK = "run_step_check"
+ACTIVITY_LAPSE = "lapse_academic_scope"
+
+# statuses of a case
+IN_PROGRESS = "in_progress"  # 办理中
+AWAITING_DOCUMENTS = "awaiting_documents"  # 待补充材料
+COMPLETED = "completed"  # 已办结
+REJECTED = "rejected"  # 未通过
+
+ACTIONS = {
+    "approve": "通过",
+    "reject": "不予通过",
+    "return": "退回（驳回）",
+    "request_documents": "要求补充材料",
+    "documents_received": "材料已补齐",
+}
+
+
+def workflow_id(process: str, institution_id: int) -> str:
+    return f"{process}-{int(institution_id)}"
+
+
+def deadline_workflow_id(county_code: str) -> str:
+    return f"conversion-deadline-{county_code}"
+
+
+@dataclass
+class CaseInput:
+    process: str  # services.common.processes.CONVERSION | DEREGISTRATION
+    institution_id: int
+    institution_name: str
+    division_code: str  # the institution's township: who may decide is scoped by it
+    steps: list[dict]  # StepSpec.as_dict() of each step, in order
+    opened_by: str = ""
+    opened_at: str | None = None  # ISO 8601 with offset; the first step's SLA runs from here
+    correlation_id: str | None = None
+    county_deadline: str | None = None  # ISO date, conversion only (shown as time left)
+
+
+@dataclass
+class Decision:
+    """Payload of the `decide` update."""
+
+    actor: dict  # Actor.to_dict(), authenticated by the RPC endpoint
+    action: str  # one of ACTIONS
+    reason: str | None = None  # required for reject / return / request_documents
+    return_to: str | None = None  # step key, for return (驳回到任一之前的步骤)
+    note: str | None = None  # e.g. the new permit number
+    correlation_id: str | None = None
+
+
+@dataclass
+class HistoryEntry:
+    seq: int
+    step: str
+    step_title: str
+    action: str  # an ACTIONS key, or started / reminded / escalated / checked / waiting / completed
+    department: str
+    actor: str  # "部门/姓名", or "系统"
+    at: str  # ISO 8601
+    reason: str | None = None
+    return_to: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class StepTimes:
+    started_at: str
+    reminder_at: str
+    deadline: str
+
+
+@dataclass
+class CaseState:
+    workflow_id: str
+    process: str
+    institution_id: int
+    institution_name: str
+    division_code: str
+    status: str = IN_PROGRESS
+    current: int = 0  # index into steps
+    steps: list[dict] = field(default_factory=list)
+    step_started_at: str | None = None
+    reminder_at: str | None = None
+    deadline: str | None = None
+    reminded: bool = False
+    escalated: bool = False
+    county_deadline: str | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    @property
+    def current_step(self) -> dict | None:
+        if self.status in (COMPLETED, REJECTED) or self.current >= len(self.steps):
+            return None
+        return self.steps[self.current]
+
+
+@dataclass
+class ProgressRecord:
+    """What the registry is told after every change (its case read model and events)."""
+
+    workflow_id: str
+    process: str
+    institution_id: int
+    division_code: str
+    seq: int  # the history entry this record reports; idempotency key with workflow_id
+    entry: HistoryEntry
+    status: str
+    current_step: str | None
+    current_department: str | None
+    deadline: str | None
+    resumes_enrolment: bool = False
+    correlation_id: str | None = None
+
+
+@dataclass
+class CheckRequest:
+    check: str
+    institution_id: int
+    division_code: str
+    correlation_id: str | None = None
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    detail: str
+
+
+@dataclass
+class DeadlineInput:
+    county_code: str
+    deadline: str  # ISO date: institutions not converted by the end of it lose 学科类 scope
+
+
+@dataclass
+class LapseRequest:
+    county_code: str
+    deadline: str
+
+
+def state_as_dict(state: CaseState) -> dict:
+    data = asdict(state)
+    step = state.current_step
+    data["current_step"] = step
+    return data
