@@ -28,3 +28,7 @@ class EnrolmentEligibility(Base):
     may_enrol: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(40), default="operating")
+    status_as_of: Mapped[str | None] = mapped_column(String(40), nullable=True)  # event occurred_at
+    conversion_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    conversion_as_of: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -29,3 +29,11 @@ def test_suspended_institutions_may_not_take_charges():
     assert enrolment_decision("operating") == (True, None)
     ok, reason = enrolment_decision("suspended_for_rectification")
     assert not ok and "停业整顿" in reason
+
+
+def test_conversion_suspends_enrolment_until_lifted():
+    ok, reason = enrolment_decision("operating", conversion_suspended=True)
+    assert not ok and "营转非办理中" in reason
+    # a status stop wins: its reason is the one shown
+    ok, reason = enrolment_decision("deregistering", conversion_suspended=True)
+    assert not ok and "注销中" in reason
