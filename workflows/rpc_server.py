@@ -21,6 +21,7 @@ import asyncio
 import contextvars
 import inspect
 import json
+import re
 import time
 from concurrent.futures import Future
 from datetime import timedelta
@@ -51,6 +52,7 @@ from services.common.identity import ActorSigner
 from services.common.logging import get_logger
 from services.common.policy import authorize
 from workflows.amqp import LoopConsumer
+from workflows.approvals.contracts import CaseState, case_decision, case_state_as_dict
 from workflows.errors import domain_error
 from workflows.verification.contracts import (
     QUERY_STATE,
@@ -62,6 +64,7 @@ from workflows.verification.contracts import (
     workflow_id,
 )
 
+CASE_ID = re.compile(r"^(conversion|deregistration)-\d{1,12}-\d{1,12}$")
 SERVICE_NAME = "workflows"
 RPC_EXCHANGE = "nameko-rpc"
 RPC_QUEUE = f"rpc-{SERVICE_NAME}"
@@ -88,6 +91,12 @@ def serialize_error(exc: BaseException) -> dict:
     if isinstance(exc, DomainError):
         data["exc_args"] = [exc.message, exc.field, exc.row]
     return data
+
+
+def _case_id(value: object) -> str:
+    if not isinstance(value, str) or not CASE_ID.match(value):
+        raise ValidationFailed("办件编号格式不正确", field="workflow_id")
+    return value
 
 
 def _institution_id(value: object) -> int:
@@ -187,6 +196,52 @@ class WorkflowsService:
         except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
             raise _workflow_error(err) from None
 
+    # -- 营转非 / 注销 cases ------------------------------------------------------------------------
+
+    async def decide_case(self, actor_token, workflow_id, decision) -> dict:
+        """A department's decision on the current step of a case: the workflow's `decide` update,
+        whose validator checks department, role, division, action and reason."""
+        actor = self.signer.verify(actor_token)
+        handle = self.client.get_workflow_handle(_case_id(workflow_id))
+        payload = case_decision(actor, decision, current_correlation_id.get())
+        try:
+            update = await handle.start_update(
+                UPDATE_DECIDE, payload, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=CaseState, rpc_timeout=ACCEPT_TIMEOUT,
+            )
+            state = await asyncio.wait_for(update.result(), timeout=self.update_wait)
+        except asyncio.TimeoutError:
+            state = await self._case_state(handle)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise NotFound("未找到该办件的流程", field="workflow_id") from None
+            raise _workflow_error(err) from None
+        except WorkflowUpdateFailedError as err:
+            known = domain_error(err)
+            if known is None:  # the workflow has ended since: nothing left to decide
+                raise Conflict("该办件已办结，不能再作决定", field="workflow_id") from None
+            raise known from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise Unavailable("流程服务暂未响应，请稍后查看办件状态") from None
+        return case_state_as_dict(state)
+
+    async def get_case_state(self, actor_token, workflow_id) -> dict:
+        actor = self.signer.verify(actor_token)
+        authorize(actor, READ_ACTION)
+        state = await self._case_state(self.client.get_workflow_handle(_case_id(workflow_id)))
+        authorize(actor, READ_ACTION, state.division_code)
+        return case_state_as_dict(state)
+
+    async def _case_state(self, handle) -> CaseState:
+        try:
+            return await handle.query(QUERY_STATE, result_type=CaseState, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise NotFound("未找到该办件的流程", field="workflow_id") from None
+            raise _workflow_error(err) from None
+        except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+            raise _workflow_error(err) from None
+
     async def _not_running(self, institution_id: int) -> DomainError:
         try:
             description = await self.client.get_workflow_handle(workflow_id(institution_id)).describe()
@@ -205,7 +260,8 @@ class RpcServer(LoopConsumer):
         self.service = service
         self.methods = {
             name: getattr(service, name)
-            for name in ("ping", "health", "decide_licence_verification", "get_licence_verification")
+            for name in ("ping", "health", "decide_licence_verification", "get_licence_verification",
+                         "decide_case", "get_case_state")
         }
 
     def queues(self) -> list[Queue]:

@@ -37,17 +37,25 @@ from services.common.config import (
 )
 from services.common.identity import ActorSigner
 from services.common.logging import configure_logging, get_logger
+from workflows.approvals.activities import ApprovalActivities
+from workflows.approvals.bridge import ApprovalsBridge
+from workflows.approvals.workflows import ConversionApproval, ConversionDeadline, Deregistration
 from workflows.bridge import InstitutionRegisteredBridge
 from workflows.rpc_server import RpcServer, WorkflowsService
 from workflows.verification.activities import VerificationActivities
+from workflows.service_calls import ServiceCaller
 from workflows.verification.workflows import LicenceVerification
 
-WORKFLOWS = [LicenceVerification]
+WORKFLOWS = [LicenceVerification, ConversionApproval, Deregistration, ConversionDeadline]
 ACTIVITY_THREADS = 16
 
 
-def activities_of(verification: VerificationActivities) -> list[Callable]:
-    return [verification.compute_deadline, verification.record_licence_verification]
+def activities_of(verification: VerificationActivities, approvals: ApprovalActivities | None = None) -> list[Callable]:
+    found = [verification.compute_deadline, verification.record_licence_verification]
+    if approvals is not None:
+        found += [approvals.compute_step_times, approvals.record_case_progress, approvals.run_step_check,
+                  approvals.lapse_academic_scope]
+    return found
 
 
 def build_worker(
@@ -112,11 +120,14 @@ async def serve(stop: asyncio.Event) -> None:
     client = connecting.result()
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
-        worker = build_worker(client, queue, activities_of(VerificationActivities(uri, signer)), executor)
+        approvals = ApprovalActivities(ServiceCaller(uri, signer))
+        worker = build_worker(client, queue, activities_of(VerificationActivities(uri, signer), approvals), executor)
         bridge = InstitutionRegisteredBridge(client, queue, uri, loop)
+        approvals_bridge = ApprovalsBridge(client, queue, uri, loop)
         rpc = RpcServer(WorkflowsService(client, signer), uri, loop)
         running = asyncio.create_task(worker.run())
         bridge.start()
+        approvals_bridge.start()
         rpc.start()
         log.info(
             "workflows_started",
@@ -130,7 +141,9 @@ async def serve(stop: asyncio.Event) -> None:
             log.error("temporal_worker_ended", error=repr(running.exception()) if not running.cancelled() else "cancelled")
         log.info("workflows_stopping")
         # blocking joins off the loop: the consumers' in-flight work still runs on it
-        await asyncio.gather(asyncio.to_thread(bridge.stop), asyncio.to_thread(rpc.stop))
+        await asyncio.gather(
+            asyncio.to_thread(bridge.stop), asyncio.to_thread(approvals_bridge.stop), asyncio.to_thread(rpc.stop)
+        )
         if not running.done():
             await worker.shutdown()
         stopped.cancel()

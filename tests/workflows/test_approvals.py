@@ -29,7 +29,6 @@ from workflows.approvals.contracts import (
     DeadlineInput,
     LapseRequest,
     ProgressRecord,
-    workflow_id,
 )
 from workflows.approvals.workflows import ConversionApproval, ConversionDeadline, Deregistration
 
@@ -108,7 +107,7 @@ MARKET = make_actor(DepartmentKind.market_regulation, name="赵科长", user_id=
 def case_input(process=CONVERSION, institution_id=None, variant="national"):
     iid = institution_id or uuid.uuid4().int % 10**6
     return CaseInput(
-        process=process, institution_id=iid, institution_name="枞阳县启明学科培训学校", division_code=TOWNSHIP,
+        workflow_id=f"{process}-{iid}-1", process=process, institution_id=iid, institution_name="枞阳县启明学科培训学校", division_code=TOWNSHIP,
         steps=[s.as_dict() for s in steps_for(process, variant)], opened_by="教体局/王科长",
         correlation_id="cid-apply", county_deadline="2026-12-31",
     )
@@ -116,8 +115,7 @@ def case_input(process=CONVERSION, institution_id=None, variant="national"):
 
 async def start(client, queue, params):
     cls = ConversionApproval if params.process == CONVERSION else Deregistration
-    handle = await client.start_workflow(cls.run, params, id=workflow_id(params.process, params.institution_id),
-                                         task_queue=queue)
+    handle = await client.start_workflow(cls.run, params, id=params.workflow_id, task_queue=queue)
     STARTED.append(handle)
     return handle
 

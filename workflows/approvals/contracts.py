@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from services.common.errors import ValidationFailed
+
 CONVERSION_WORKFLOW = "ConversionApproval"
 DEREGISTRATION_WORKFLOW = "Deregistration"
 DEADLINE_WORKFLOW = "ConversionDeadline"
@@ -33,16 +35,13 @@ ACTIONS = {
 }
 
 
-def workflow_id(process: str, institution_id: int) -> str:
-    return f"{process}-{int(institution_id)}"
-
-
 def deadline_workflow_id(county_code: str) -> str:
     return f"conversion-deadline-{county_code}"
 
 
 @dataclass
 class CaseInput:
+    workflow_id: str  # from the registry's case: f"{process}-{institution id}-{case id}"
     process: str  # services.common.processes.CONVERSION | DEREGISTRATION
     institution_id: int
     institution_name: str
@@ -156,8 +155,24 @@ class LapseRequest:
     deadline: str
 
 
-def state_as_dict(state: CaseState) -> dict:
+def case_state_as_dict(state: CaseState) -> dict:
+    """JSON-ready state for the RPC reply, with the current step spelled out."""
     data = asdict(state)
-    step = state.current_step
-    data["current_step"] = step
+    data["current_step"] = state.current_step
     return data
+
+
+def case_decision(actor, body: object, correlation_id: str | None) -> Decision:
+    """The update payload from an API body; shapes only (the workflow's validator owns the rules)."""
+    if not isinstance(body, dict):
+        raise ValidationFailed("决定应为对象：{action, reason, return_to, note}", field="decision")
+    fields = {}
+    for name in ("action", "reason", "return_to", "note"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed("应为文字", field=name)
+        fields[name] = value
+    if not fields["action"]:
+        raise ValidationFailed("请选择操作：approve、reject、return、request_documents、documents_received",
+                               field="action")
+    return Decision(actor=actor.to_dict(), correlation_id=correlation_id, **fields)

@@ -45,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
         LapseRequest,
         ProgressRecord,
         StepTimes,
-        workflow_id,
     )
     from workflows.errors import NON_RETRYABLE_TYPES, application_error
 
@@ -66,7 +65,7 @@ class ApprovalWorkflow:
     def __init__(self, params: CaseInput) -> None:
         self._params = params
         self._state = CaseState(
-            workflow_id=workflow_id(params.process, params.institution_id),
+            workflow_id=params.workflow_id,
             process=params.process,
             institution_id=params.institution_id,
             institution_name=params.institution_name,
