@@ -2,14 +2,18 @@
 
 Parts (choose with positional names; default all):
 
-* ``events`` — baseline: raw kombu publish, then consume+ack, of N event envelopes on a durable
-  queue with persistent delivery. Measured: the same envelopes sent as ``institution_registered``
-  in nameko's wire format to the real ReportingService in a ServiceContainer; events/s until the
-  reporting database holds every row (ratio vs raw kombu consume+ack).
+* ``events`` — baseline: raw kombu publish, then consume+ack, of N event envelopes on a
+  durable queue with persistent delivery. Measured: the same envelopes sent as
+  ``institution_registered`` in nameko's wire format to the real ReportingService in a
+  ServiceContainer; events/s until the reporting database holds every row (ratio vs raw kombu
+  consume+ack).
 * ``rpc`` — baseline: raw SQL, one transaction per registration writing the same two rows the
   registry writes (institution + status history) to scratch tables in the registry's own
   database, one connection. Measured: ``registry.register_institution`` through
   ``ClusterRpcProxy`` from C concurrent green threads, RegistryService in a container here.
+
+Each baseline is measured in two halves, before and after its measured figure, so that a change
+in the machine's load during the run hits both alike.
 
 Reads SHUANGJIAN_AMQP_URI / SHUANGJIAN_DB_URL_TEMPLATE / SHUANGJIAN_VAR_DIR (bench.run sets them).
 """
@@ -56,7 +60,7 @@ from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from shuangjian.codes import make_uscc
 
-from .result import Results, progress, rate
+from .result import Figure, Results, Tally, halves, progress, rate
 
 TOWNSHIP = "340722100"
 COUNTY = "340722"
@@ -68,10 +72,10 @@ STALL_SECONDS = 30.0  # no progress for this long: the benchmark fails instead o
 
 PARTS = ("events", "rpc")
 SIZES = {  # (full, --quick)
-    "kombu": (10000, 3000),
-    "events": (2000, 500),
-    "sql": (1000, 300),
-    "rpc": (1000, 300),
+    "kombu": (20000, 3000),
+    "events": (4000, 500),
+    "sql": (2000, 300),
+    "rpc": (2000, 300),
     "rpc_concurrency": (8, 8),
 }
 
@@ -104,8 +108,9 @@ def nameko_config() -> dict:
 
 
 # --- events ----------------------------------------------------------------------------------
-def kombu_baseline(results: Results, n: int) -> tuple[str, int]:
-    """Raw kombu: publish N persistent JSON messages to a durable queue, then consume+ack them."""
+def kombu_round(n: int, publish: Tally, consume: Tally) -> int:
+    """Raw kombu: publish n persistent JSON envelopes to a durable queue, then consume+ack them.
+    Returns the message size in bytes."""
     bodies = [envelope(10_000_000 + i) for i in range(n)]
     size = len(json.dumps(bodies[0]).encode())
     exchange = Exchange(RAW_QUEUE, type="direct", durable=True, delivery_mode=PERSISTENT)
@@ -119,8 +124,7 @@ def kombu_baseline(results: Results, n: int) -> tuple[str, int]:
         t0 = time.perf_counter()
         for body in bodies:
             producer.publish(body, routing_key=RAW_QUEUE, delivery_mode=PERSISTENT, retry=False)
-        publish_name = f"raw kombu publish ({size} B JSON, persistent)"
-        results.add(rate(publish_name, n, time.perf_counter() - t0, "msg/s"))
+        publish.add(n, time.perf_counter() - t0)
 
         received = 0
 
@@ -129,15 +133,15 @@ def kombu_baseline(results: Results, n: int) -> tuple[str, int]:
             message.ack()
             received += 1
 
-        consume_name = "raw kombu consume+ack"
         with Consumer(channel, queues=[bound], callbacks=[on_message], accept=["json"], prefetch_count=PREFETCH):
             t0 = time.perf_counter()
             while received < n:
                 conn.drain_events(timeout=STALL_SECONDS)
-            results.add(rate(consume_name, n, time.perf_counter() - t0, "msg/s",
-                             note=f"prefetch {PREFETCH}, ack per message"))
+            consume.add(n, time.perf_counter() - t0)
         bound.delete()
-    return consume_name, size
+    progress(f"raw kombu round: {n} published at {publish.n / publish.seconds:,.0f}/s so far, "
+             f"consumed at {consume.n / consume.seconds:,.0f}/s so far")
+    return size
 
 
 def _count(engine, table: str) -> int:
@@ -160,7 +164,7 @@ def wait_for_rows(engine, table: str, expected: int) -> float:
         eventlet.sleep(0.05)
 
 
-def reporting_events(results: Results, n: int, baseline: str) -> None:
+def reporting_events(n: int, baseline: str) -> Figure:
     """The real ReportingService applies `institution_registered` events: events/s to the DB."""
     config = nameko_config()
     container = ServiceContainer(ReportingService, config)
@@ -179,15 +183,19 @@ def reporting_events(results: Results, n: int, baseline: str) -> None:
                                      delivery_mode=PERSISTENT, retry=False)
 
             before = _count(engine, "institution_facts")
-            publish(range(1, warmup + 1))
+            with engine.connect() as db:  # fresh ids also when run again on the same database
+                first = db.execute(text("SELECT coalesce(max(institution_id), 0) FROM institution_facts")).scalar_one() + 1
+            publish(range(first, first + warmup))
             wait_for_rows(engine, "institution_facts", before + warmup)
-            bodies = range(warmup + 1, warmup + n + 1)
+            bodies = range(first + warmup, first + warmup + n)
             t0 = time.perf_counter()
             publish(bodies)
             published = time.perf_counter() - t0
             done = wait_for_rows(engine, "institution_facts", before + warmup + n)
-        results.add(rate("reporting: institution_registered applied", n, done - t0, "events/s", baseline,
-                         note=f"ServiceContainer max_workers {MAX_WORKERS}; publishing took {published:.2f}s of it"))
+        figure = rate("reporting: institution_registered applied", n, done - t0, "events/s", baseline,
+                      note=f"ServiceContainer max_workers {MAX_WORKERS}; publishing took {published:.2f}s of it")
+        progress(f"{figure.name}: {figure.value:,.1f} {figure.unit} ({figure.n} in {figure.seconds:.2f}s)")
+        return figure
     finally:
         container.stop()
         engine.dispose()
@@ -254,15 +262,15 @@ INSERT_HISTORY = text(
 )
 
 
-def sql_baseline(results: Results, n: int) -> str:
-    """Raw SQL: the registration's two rows, one transaction (commit) per registration."""
-    engine = make_engine(database_url("registry"))  # the registry's database; its tables don't matter
+def sql_round(n: int, tally: Tally) -> str:
+    """Raw SQL: the registration's two rows, one transaction (commit) per registration, on one
+    connection to the registry's database (in scratch tables). Returns the dialect's name."""
+    engine = make_engine(database_url("registry"))
     metadata = MetaData()
     scratch_tables(metadata)
     metadata.drop_all(engine)
     metadata.create_all(engine)
     who = "枞阳县教体局/压测经办人"
-    name = "raw SQL insert (2 rows, 1 commit each)"
     try:
         with engine.connect() as conn:
             def insert(serial):
@@ -281,15 +289,15 @@ def sql_baseline(results: Results, n: int) -> str:
             t0 = time.perf_counter()
             for serial in range(1, n + 1):
                 insert(serial)
-            results.add(rate(name, n, time.perf_counter() - t0, "rows/s",
-                             note=f"{engine.dialect.name}, one connection"))
+            tally.add(n, time.perf_counter() - t0)
+        progress(f"raw SQL round: {n} registrations, {tally.n / tally.seconds:,.0f} txn/s so far")
+        return engine.dialect.name
     finally:
         metadata.drop_all(engine)
         engine.dispose()
-    return name
 
 
-def registry_rpc(results: Results, n: int, concurrency: int, baseline: str) -> None:
+def registry_rpc(n: int, concurrency: int, baseline: str) -> Figure:
     config = nameko_config()
     container = ServiceContainer(RegistryService, config)
     container.start()
@@ -314,14 +322,22 @@ def registry_rpc(results: Results, n: int, concurrency: int, baseline: str) -> N
                 pool.spawn(client, rpc)
             pool.waitall()
 
-        run(range(800_001, 800_001 + max(20, concurrency * 4)))  # warm-up: connections, pools, caches
+        engine = make_engine(database_url("registry"))
+        try:  # unused serials (USCCs) also when run again on the same database
+            first = _count(engine, "institutions") + 1
+        finally:
+            engine.dispose()
+        warmup = max(20, concurrency * 4)
+        run(range(first, first + warmup))  # warm-up: connections, pools, caches
         t0 = time.perf_counter()
-        run(range(1, n + 1))
+        run(range(first + warmup, first + warmup + n))
         seconds = time.perf_counter() - t0
         if errors:
-            raise RuntimeError(f"{len(errors)} register_institution calls failed, first: {errors[0]}")
-        results.add(rate(f"registry.register_institution RPC ({concurrency} clients)", n, seconds, "calls/s",
-                         baseline, note="ClusterRpcProxy per green thread, RegistryService in-process"))
+            raise RuntimeError(f"{len(errors)} register_institution calls failed, first: {errors[0][:600]}")
+        figure = rate(f"registry.register_institution RPC ({concurrency} clients)", n, seconds, "calls/s",
+                      baseline, note="a ClusterRpcProxy per green thread; clients and RegistryService in this process")
+        progress(f"{figure.name}: {figure.value:,.1f} {figure.unit} ({figure.n} in {figure.seconds:.2f}s)")
+        return figure
     finally:
         for p in proxies:
             try:
@@ -343,11 +359,25 @@ def main(argv: list[str] | None = None) -> None:
     size = {k: v[1] if args.quick else v[0] for k, v in SIZES.items()}
     results = Results("bus")
     if "events" in parts:
-        baseline, _ = kombu_baseline(results, size["kombu"])
-        reporting_events(results, size["events"], baseline)
+        # baseline in two halves, before and after the measured figure (see result.Tally)
+        publish, consume = Tally(), Tally()
+        first, second = halves(size["kombu"])
+        msg_size = kombu_round(first, publish, consume)
+        consume_name = "raw kombu consume+ack"
+        measured = reporting_events(size["events"], consume_name)
+        kombu_round(second, publish, consume)
+        results.add(publish.figure(f"raw kombu publish ({msg_size} B JSON, persistent)", "msg/s"))
+        results.add(consume.figure(consume_name, "msg/s", note=f"prefetch {PREFETCH}, ack per message"))
+        results.add(measured)
     if "rpc" in parts:
-        baseline = sql_baseline(results, size["sql"])
-        registry_rpc(results, size["rpc"], size["rpc_concurrency"], baseline)
+        sql = Tally()
+        first, second = halves(size["sql"])
+        dialect = sql_round(first, sql)
+        sql_name = "raw SQL registration insert (2 rows, 1 commit)"
+        measured = registry_rpc(size["rpc"], size["rpc_concurrency"], sql_name)
+        sql_round(second, sql)
+        results.add(sql.figure(sql_name, "txn/s", note=f"{dialect}, one connection, sequential"))
+        results.add(measured)
     results.emit()
 
 

@@ -31,7 +31,6 @@ class Results:
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
-        progress(f"{figure.name}: {figure.value:,.1f} {figure.unit} ({figure.n} in {figure.seconds:.2f}s)")
         return figure
 
     def emit(self) -> None:
@@ -39,6 +38,26 @@ class Results:
         sys.stdout.flush()
         print(json.dumps({RESULT_KEY: self.bench, "figures": [asdict(f) for f in self.figures],
                           "notes": self.notes}, ensure_ascii=False), flush=True)
+
+
+@dataclass
+class Tally:
+    """A baseline measured in rounds (before and after the figure it is compared with, so that
+    drift in the machine's load during the run hits both alike): total n over total seconds."""
+
+    n: int = 0
+    seconds: float = 0.0
+
+    def add(self, n: int, seconds: float) -> None:
+        self.n += n
+        self.seconds += seconds
+
+    def figure(self, name: str, unit: str, note: str = "") -> Figure:
+        return rate(name, self.n, self.seconds, unit, note=note)
+
+
+def halves(n: int) -> tuple[int, int]:
+    return n // 2, n - n // 2
 
 
 def rate(name: str, n: int, seconds: float, unit: str, baseline: str | None = None, note: str = "") -> Figure:

@@ -102,6 +102,10 @@ def print_table(figures: list[dict]) -> None:
         print(line(row))
 
 
+def _clip(line: str, limit: int = 400) -> str:
+    return line if len(line) <= limit else line[:limit] + f" … ({len(line) - limit} more characters)"
+
+
 def _width(text: str) -> int:
     """Display width: CJK characters take two columns."""
     import unicodedata
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help="events, rpc, workflow, bus (= events rpc); default all")
     parser.add_argument("--quick", action="store_true", help="smaller N: a smoke run, noisier figures")
-    parser.add_argument("--keep-logs", action="store_true", help="print where each process's stdout went")
+    parser.add_argument("--keep-logs", action="store_true", help="keep each process's stdout (service logs) in a temp dir")
     args = parser.parse_args(argv)
     chosen = choose(args.names)
 
@@ -121,18 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     run_id = time.strftime("%m%d%H%M%S") + uuid.uuid4().hex[:4]
     var = tempfile.mkdtemp(prefix=f"sj-bench-{run_id}-")
     log_dir = tempfile.mkdtemp(prefix=f"sj-bench-logs-{run_id}-") if args.keep_logs else None
-    env = dict(os.environ)
-    env.update(
+    # this run's var dir and secrets, read by every benchmark process (a key or file set in the
+    # caller's environment would belong to another deployment)
+    os.environ.update(
         SHUANGJIAN_VAR_DIR=var,
         PYTHONWARNINGS="ignore::DeprecationWarning",
         PYTHONDONTWRITEBYTECODE="1",
     )
-    # secrets for this run only: every benchmark process reads the same file
-    env.pop("SHUANGJIAN_SECRETS_FILE", None)
-    env.pop("SHUANGJIAN_ACTOR_SIGNING_KEY", None)
-    os.environ.update(SHUANGJIAN_VAR_DIR=var)
-    os.environ.pop("SHUANGJIAN_SECRETS_FILE", None)
-    os.environ.pop("SHUANGJIAN_ACTOR_SIGNING_KEY", None)
+    for name in ("SHUANGJIAN_SECRETS_FILE", "SHUANGJIAN_ACTOR_SIGNING_KEY"):
+        os.environ.pop(name, None)
+    env = dict(os.environ)
     from services.common.config import ensure_secrets
 
     ensure_secrets()
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             data = parse_results(proc.stdout)
             if proc.returncode != 0 or data is None:
                 failed.append(module)
-                tail = "\n".join(proc.stdout.splitlines()[-15:])
+                tail = "\n".join(_clip(line) for line in proc.stdout.splitlines()[-8:])
                 print(f"  FAILED ({module}, exit {proc.returncode}, {seconds:.0f}s); last stdout lines:\n{tail}",
                       flush=True)
                 continue
