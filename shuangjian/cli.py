@@ -102,6 +102,12 @@ def cmd_department_list(args) -> int:
     return 0
 
 
+def cmd_registry_import(args) -> int:
+    from .ledger_import import import_ledger
+
+    return import_ledger(_client(args), args.file, progress=not args.no_progress)
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -156,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     dlist = department.add_parser("list", help="列出部门")
     _add_remote_options(dlist)
     dlist.set_defaults(func=cmd_department_list)
+
+    registry = sub.add_parser("registry", help="机构登记库").add_subparsers(dest="action", required=True)
+    rimport = registry.add_parser(
+        "import", help="导入台账（.csv 或 .xlsx）：全部成功才保存；重复导入不会重复登记",
+        description="表头（任意列序）：机构名称、统一社会信用代码、办学许可证号、发证日期、类别、法人类型、"
+                    "乡镇、地址、状态、状态日期、全国平台注册。退出码：0 成功，1 台账有错（未保存任何记录），2 其他错误。",
+    )
+    rimport.add_argument("file", help="台账文件 .csv（UTF-8 或 GBK）或 .xlsx")
+    rimport.add_argument("--no-progress", action="store_true", help="不显示进度条")
+    _add_remote_options(rimport)
+    rimport.set_defaults(func=cmd_registry_import)
 
     demo = sub.add_parser("demo", help="载入演示县并演示主流程")
     _add_remote_options(demo)

@@ -11,9 +11,10 @@ from services.common.config import gateway_url, load_secrets, secrets_file
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: dict):
+    def __init__(self, status: int, error: dict, payload: dict | None = None):
         self.status = status
         self.error = error
+        self.payload = payload or {}  # the whole answer (e.g. a rejected import's row errors)
         where = f"（字段 {error['field']}）" if error.get("field") else ""
         super().__init__(f"HTTP {status} {error.get('code')}: {error.get('message')}{where}")
 
@@ -25,17 +26,18 @@ class Client:
         self.timeout = timeout
         self.http = requests.Session()
 
-    def request(self, method: str, path: str, body: object = None, params: dict | None = None):
+    def request(self, method: str, path: str, body: object = None, params: dict | None = None,
+                timeout: float | None = None):
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         response = self.http.request(
-            method, self.url + path, json=body, params=params, headers=headers, timeout=self.timeout
+            method, self.url + path, json=body, params=params, headers=headers, timeout=timeout or self.timeout
         )
         try:
             payload = response.json()
         except ValueError:
             payload = {"error": {"code": "bad_response", "message": response.text[:200]}}
         if response.status_code >= 400:
-            raise ApiError(response.status_code, payload.get("error", {}))
+            raise ApiError(response.status_code, payload.get("error", {}), payload)
         return payload
 
     def get(self, path: str, **params):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from datetime import date
 
 from .client import ApiError, Client, wait_until
 from .codes import make_uscc
@@ -117,11 +118,13 @@ def run_demo(admin: Client) -> int:
                    lambda r: r["verification"] == "verified")
     print(f"    登记库：核验 {record['verification_name']}，核验人 {record['verified_by']}")
 
-    step(7, "健康检查")
+    converted = run_conversion(admin, education, civil, iid)
+
+    step(13, "健康检查")
     report = admin.get("/health")
     for name, status in report["components"].items():
         print(f"    {name:<11} {status}")
-    ok = record["verification"] == "verified" and report["status"] == "ok"
+    ok = record["verification"] == "verified" and converted and report["status"] == "ok"
     print("\n演示完成。" if ok else "\n演示未全部成功，请查看 var/log/。")
     return 0 if ok else 1
 
@@ -133,3 +136,59 @@ def _verification(client: Client, iid: int):
         if exc.status == 404:
             return None
         raise
+
+
+def _charge_check(client: Client, iid: int) -> str:
+    try:
+        client.get(f"/api/escrow/institutions/{iid}/charge-check")
+        return "允许收费"
+    except ApiError as exc:
+        return f"拒绝收费（{exc.error['message']}）"
+
+
+def _decide(client: Client, workflow_id: str, **body) -> dict:
+    return client.post(f"/api/cases/{workflow_id}/decision", body)
+
+
+def run_conversion(admin: Client, education: Client, civil: Client, iid: int) -> bool:
+    """营转非 end to end: three departments, each from its own inbox."""
+    market = _as(admin, "shichang_leader")
+    year_end = f"{date.today().year}-12-31"
+
+    step(7, f"教体局设置本县营转非截止日期（演示用 {year_end}；全国默认 2021-12-31）")
+    education.request("PUT", "/api/settings/county", {"conversion_deadline": year_end, "conversion_variant": "national"})
+
+    step(8, "教体局受理该机构营转非申请：自申请起暂停招生和收费")
+    case = education.post(f"/api/institutions/{iid}/conversion")
+    wid = case["workflow_id"]
+    print(f"    办件 {wid}，当前步骤：{case['current_step_title']}")
+    print("    资金监管：" + wait_until(lambda: _charge_check(education, iid), lambda r: r.startswith("拒绝")))
+
+    step(9, "教体局收件箱 → 核发非营利性办学许可证并收回原证")
+    inbox = wait_until(lambda: education.get("/api/inbox")["items"], lambda items: any(i["workflow_id"] == wid for i in items))
+    item = next(i for i in inbox if i["workflow_id"] == wid)
+    print(f"    待办：{item['step_title']}，时限 {item['deadline']}")
+    _decide(education, wid, action="approve", note="新证号 教民134072270099号")
+
+    step(10, "市场监管局越步办理 → 拒绝；民政局登记为民办非企业单位")
+    try:
+        _decide(market, wid, action="approve")
+    except ApiError as exc:
+        print(f"    已拒绝：HTTP {exc.status}，{exc.error['message']}")
+    _decide(civil, wid, action="approve", note="民非登记证书 民证字第0099号")
+    print("    资金监管：" + wait_until(lambda: _charge_check(education, iid), lambda r: r == "允许收费"))
+
+    step(11, "市场监管局退回民政局补正（驳回），民政局重新登记后再次通过")
+    _decide(market, wid, action="return", return_to="civil_affairs_registration", reason="民非名称与章程不一致")
+    _decide(civil, wid, action="approve", note="已更正名称")
+
+    step(12, "市场监管局在7个工作日内变更经营范围；结果回报教体局")
+    _decide(market, wid, action="approve", note="营业执照已注销")
+    final = wait_until(lambda: education.get(f"/api/institutions/{iid}/cases/conversion"),
+                       lambda c: any(h["action"] == "completed" for h in c["history"]))
+    institution = education.get(f"/api/institutions/{iid}")
+    for entry in final["history"]:
+        if entry["action"] in ("approve", "return", "completed"):
+            print(f"    {entry['at'][:19]}  {entry['step_title']:<16} {entry['action']:<9} {entry['actor']}")
+    print(f"    办件状态 {final['status']}；机构法人类型：{institution['legal_form_name']}")
+    return final["status"] == "completed" and institution["legal_form"] == "non_profit"

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 from services.common.config import SERVICE_NAMES, project_root
 

@@ -18,6 +18,18 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "registry.read": EVERY_DEPARTMENT | {K.system},
     "registry.record_licence_verification": frozenset({K.system}),
     "registry.decide_licence_verification": frozenset({K.education}),
+    # records (issue 3): education keeps them; workflows change status as the platform itself
+    "registry.change_status": frozenset({K.education, K.system}),
+    "registry.update_records": frozenset({K.education}),
+    # the ledger import is also how ops load a new county (the CLI's built-in admin is 运维)
+    "registry.import_ledger": frozenset({K.education, K.ops}),
+    "registry.register_school": frozenset({K.education, K.supervision_office}),
+    # 营转非 / 注销 cases: education opens them; the platform records their progress
+    "registry.apply_conversion": frozenset({K.education}),
+    "registry.apply_deregistration": frozenset({K.education}),
+    "registry.record_case_progress": frozenset({K.system}),
+    "registry.lapse_academic_scope": frozenset({K.system}),
+    "registry.manage_county_settings": frozenset({K.education, K.ops}),
     "escrow.read": frozenset({K.education, K.market_regulation, K.ops, K.system}),
     "inspection.read": frozenset(
         {K.education, K.public_security, K.urban_management, K.market_regulation, K.township, K.ops}
@@ -30,6 +42,9 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
 # actions that additionally need a role within the department
 REQUIRED_ROLES: dict[str, Role] = {
     "registry.decide_licence_verification": Role.leader,
+    "registry.apply_conversion": Role.leader,
+    "registry.apply_deregistration": Role.leader,
+    "registry.manage_county_settings": Role.leader,
     "identity.manage_users": Role.admin,
 }
 

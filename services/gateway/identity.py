@@ -176,6 +176,15 @@ def list_divisions(session: Session, actor: Actor) -> list[dict]:
     return [division_view(d) for d in session.scalars(select(Division).where(scope).order_by(Division.code))]
 
 
+def township_directory(session: Session, actor: Actor) -> list[dict]:
+    """The townships (code, name) within the actor's division: what a ledger's 乡镇 column may name."""
+    scope = Division.code.startswith(scope_prefix(actor.division_code))
+    rows = session.execute(
+        select(Division.code, Division.name).where(scope, Division.level == "township").order_by(Division.code)
+    ).all()
+    return [{"code": code, "name": name} for code, name in rows]
+
+
 def create_department(session: Session, actor: Actor, data: object) -> dict:
     data = _body(data)
     authorize(actor, "identity.manage_users")

@@ -19,6 +19,7 @@ from services.common.service_kit import paging
 
 from . import health, identity
 from .api import api, json_response, read_json
+from .api import read_body  # issue 3: bulk bodies (ledger import)
 from .sessions import COOKIE_NAME, SessionTokens, token_from_request
 
 
@@ -141,7 +142,11 @@ class GatewayService:
     @api("GET", "/api/institutions")
     def list_institutions(self, request):
         limit, offset = paging(_int_arg(request, "limit", 100), _int_arg(request, "offset", 0))
-        return self.registry.list_institutions(self._signed(request), limit, offset)
+        args = request.args
+        filters = {"township_code": args.get("township"), "category": args.get("category"),
+                   "status": args.get("status"), "q": args.get("q")}
+        filters = {k: v for k, v in filters.items() if v}
+        return self.registry.list_institutions(self._signed(request), limit, offset, filters)
 
     @api("GET", "/api/institutions/<int:institution_id>")
     def get_institution(self, request, institution_id):
@@ -156,6 +161,121 @@ class GatewayService:
         decision = read_json(request)
         actor = self._signed(request)
         return self.workflows.decide_licence_verification(actor, institution_id, decision)
+
+    # -- registry records: status, platform flags, staff, courses, schools (issue 3) -------------
+
+    @api("GET", "/api/institutions/<int:institution_id>/history")
+    def institution_history(self, request, institution_id):
+        return self.registry.get_institution_history(self._signed(request), institution_id)
+
+    @api("GET", "/api/institutions/<int:institution_id>/status")
+    def institution_status_on(self, request, institution_id):
+        """?on=YYYY-MM-DD: the status in force that day (today when absent)."""
+        from services.common.workdays import today_shanghai
+
+        day = request.args.get("on") or today_shanghai().isoformat()
+        return self.registry.get_institution_status_on(self._signed(request), institution_id, day)
+
+    @api("POST", "/api/institutions/<int:institution_id>/status")
+    def change_institution_status(self, request, institution_id):
+        return self.registry.change_institution_status(self._signed(request), institution_id, read_json(request))
+
+    @api("PUT", "/api/institutions/<int:institution_id>/platform-registration")
+    def update_platform_registration(self, request, institution_id):
+        return self.registry.update_platform_registration(self._signed(request), institution_id,
+                                                          read_json(request))
+
+    @api("GET", "/api/institutions/<int:institution_id>/staff")
+    def list_staff(self, request, institution_id):
+        include_left = request.args.get("include_left") in ("1", "true", "yes")
+        return self.registry.list_staff(self._signed(request), institution_id, include_left)
+
+    @api("POST", "/api/institutions/<int:institution_id>/staff")
+    def add_staff_member(self, request, institution_id):
+        return 201, self.registry.add_staff_member(self._signed(request), institution_id, read_json(request))
+
+    @api("POST", "/api/staff/<int:staff_id>/leaving")
+    def record_staff_leaving(self, request, staff_id):
+        return self.registry.record_staff_leaving(self._signed(request), staff_id, read_json(request))
+
+    @api("GET", "/api/institutions/<int:institution_id>/courses")
+    def list_courses(self, request, institution_id):
+        return self.registry.list_courses(self._signed(request), institution_id)
+
+    @api("POST", "/api/institutions/<int:institution_id>/courses")
+    def publish_course(self, request, institution_id):
+        return 201, self.registry.publish_course(self._signed(request), institution_id, read_json(request))
+
+    @api("POST", "/api/courses/<int:course_id>/withdrawal")
+    def withdraw_course(self, request, course_id):
+        return self.registry.withdraw_course(self._signed(request), course_id)
+
+    @api("GET", "/api/schools")
+    def list_schools(self, request):
+        limit, offset = paging(_int_arg(request, "limit", 100), _int_arg(request, "offset", 0))
+        filters = {k: request.args.get(a) for k, a in (("township_code", "township"), ("zone", "zone"))
+                   if request.args.get(a)}
+        return self.registry.list_schools(self._signed(request), limit, offset, filters)
+
+    @api("POST", "/api/schools")
+    def register_school(self, request):
+        return 201, self.registry.register_school(self._signed(request), read_json(request))
+
+    @api("GET", "/api/schools/<int:school_id>")
+    def get_school(self, request, school_id):
+        return self.registry.get_school(self._signed(request), school_id)
+
+    # -- ledger (台账) import: create → rows (chunks) → commit, or one file upload ------------------
+
+    @api("POST", "/api/registry/imports")
+    def create_import(self, request):
+        result = self.registry.create_import(self._signed(request), read_json(request))
+        return _import_answer(result, created=True)
+
+    @api("GET", "/api/registry/imports/<string:batch_id>")
+    def get_import(self, request, batch_id):
+        return self.registry.get_import(self._signed(request), batch_id)
+
+    @api("POST", "/api/registry/imports/<string:batch_id>/rows")
+    def add_import_rows(self, request, batch_id):
+        body = read_json(request, max_bytes=MAX_IMPORT_BYTES)
+        rows = body.get("rows") if isinstance(body, dict) else None
+        return self.registry.add_import_rows(self._signed(request), batch_id, rows)
+
+    @api("POST", "/api/registry/imports/<string:batch_id>/commit")
+    def commit_import(self, request, batch_id):
+        actor = self._actor(request)
+        townships = identity.township_directory(self.db, actor)
+        result = self.registry.commit_import(self.auth.signer.sign(actor), batch_id, townships)
+        self.ctx.log.info("ledger_import", batch_id=batch_id, state=result["state"], created=result["created"],
+                          updated=result["updated"], unchanged=result["unchanged"], errors=result["error_total"])
+        return _import_answer(result)
+
+    @api("POST", "/api/registry/imports/file")
+    def import_ledger_file(self, request):
+        """The whole import in one request: the body is the .csv/.xlsx file, `?name=` its file name."""
+        from eventlet import tpool
+
+        from services.registry.ledger_file import LedgerFileError, read_ledger
+
+        name = request.args.get("name") or ""
+        content = read_body(request, max_bytes=MAX_IMPORT_BYTES)
+        try:
+            table = tpool.execute(read_ledger, name, content)  # CPU-bound: off the gateway's event loop
+        except LedgerFileError as exc:
+            raise ValidationFailed(str(exc), field="file") from None
+        actor = self._actor(request)
+        signed = self.auth.signer.sign(actor)
+        batch = self.registry.create_import(signed, {"file_name": name, "headers": table.headers})
+        if batch["state"] != "open":
+            return _import_answer(batch)
+        if not table.rows:
+            raise ValidationFailed("文件中没有数据行", field="file")
+        rows = [{"row": number, "cells": cells} for number, cells in table.rows]
+        for start in range(0, len(rows), IMPORT_CHUNK_ROWS):
+            self.registry.add_import_rows(signed, batch["id"], rows[start:start + IMPORT_CHUNK_ROWS])
+        result = self.registry.commit_import(signed, batch["id"], identity.township_directory(self.db, actor))
+        return _import_answer(result)
 
     # -- other services ----------------------------------------------------------------------------
 
@@ -173,6 +293,58 @@ class GatewayService:
         return self.reporting.get_institution_counts(
             self._signed(request), args.get("division") or None, args.get("as_of") or None
         )
+
+    # -- 营转非 / 注销 cases, inbox and county settings ---------------------------------------------
+
+    @api("GET", "/api/inbox")
+    def inbox(self, request):
+        return self.registry.list_inbox(self._signed(request))
+
+    @api("POST", "/api/institutions/<int:institution_id>/conversion")
+    def apply_for_conversion(self, request, institution_id):
+        return 201, self.registry.apply_for_conversion(self._signed(request), institution_id)
+
+    @api("POST", "/api/institutions/<int:institution_id>/deregistration")
+    def apply_for_deregistration(self, request, institution_id):
+        return 201, self.registry.apply_for_deregistration(self._signed(request), institution_id, read_json(request))
+
+    @api("GET", "/api/institutions/<int:institution_id>/cases/<string:process>")
+    def get_case(self, request, institution_id, process):
+        return self.registry.get_case(self._signed(request), process, institution_id)
+
+    @api("GET", "/api/cases/<string:workflow_id>")
+    def get_case_state(self, request, workflow_id):
+        return self.workflows.get_case_state(self._signed(request), workflow_id)
+
+    @api("POST", "/api/cases/<string:workflow_id>/decision")
+    def decide_case(self, request, workflow_id):
+        return self.workflows.decide_case(self._signed(request), workflow_id, read_json(request))
+
+    @api("GET", "/api/settings/county")
+    def get_county_settings(self, request):
+        return self.registry.get_county_settings(self._signed(request), request.args.get("county") or None)
+
+    @api("PUT", "/api/settings/county")
+    def set_county_settings(self, request):
+        return self.registry.set_county_settings(
+            self._signed(request), request.args.get("county") or None, read_json(request)
+        )
+
+    @api("GET", "/api/escrow/institutions/<int:institution_id>/charge-check")
+    def check_new_charge(self, request, institution_id):
+        return self.escrow.check_new_charge(self._signed(request), institution_id)
+
+
+MAX_IMPORT_BYTES = 16 << 20  # ledger rows and files only; every other route keeps api.MAX_BODY_BYTES
+IMPORT_CHUNK_ROWS = 1000
+
+
+def _import_answer(result: dict, created: bool = False):
+    """A rejected import is 422 with the one error shape plus every (row, column, reason)."""
+    if result.get("state") == "rejected":
+        error = {"code": "import_rejected", "message": result["message"], "field": None}
+        return 422, {"error": error, **result}
+    return (201 if created else 200), result
 
 
 def _int_arg(request, name: str, default: int):

@@ -3,20 +3,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nameko.events import EventDispatcher
-
 from services.common.db import Database
+from services.common.publish import BatchEventDispatcher
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import paging, rpc
 
-from . import handlers
+from . import cases, handlers
+from . import imports, records  # issue 3: records, ledger import
+from .dependencies import IdNumberDigest
 
 
 class RegistryService(service_kit.ServiceBase):
     name = "registry"
 
     db = Database(Path(__file__).parent / "migrations")
-    dispatch = EventDispatcher()
+    dispatch = BatchEventDispatcher()  # nameko's EventDispatcher plus dispatch.many() for imports
+    id_digest = IdNumberDigest()
 
     @rpc
     def register_institution(self, actor, data):
@@ -29,9 +31,9 @@ class RegistryService(service_kit.ServiceBase):
         return handlers.get_institution(self.db, self.actors.verify(actor), institution_id)
 
     @rpc
-    def list_institutions(self, actor, limit=100, offset=0):
+    def list_institutions(self, actor, limit=100, offset=0, filters=None):
         limit, offset = paging(limit, offset)
-        return handlers.list_institutions(self.db, self.actors.verify(actor), limit, offset)
+        return handlers.list_institutions(self.db, self.actors.verify(actor), limit, offset, filters)
 
     @rpc
     def record_licence_verification(self, actor, institution_id, decision):
@@ -42,3 +44,139 @@ class RegistryService(service_kit.ServiceBase):
             "licence_verification_recorded", institution_id=institution_id, outcome=result["verification"]
         )
         return result
+
+    # -- records: status and history, platform flags, staff, courses, schools (issue 3) ----------
+
+    @rpc
+    def change_institution_status(self, actor, institution_id, change):
+        result = handlers.change_institution_status(
+            self.db, self.dispatch, self.actors.verify(actor), institution_id, change
+        )
+        self.ctx.log.info("institution_status_changed", institution_id=institution_id, status=result["status"])
+        return result
+
+    @rpc
+    def get_institution_history(self, actor, institution_id):
+        return handlers.get_institution_history(self.db, self.actors.verify(actor), institution_id)
+
+    @rpc
+    def get_institution_status_on(self, actor, institution_id, day):
+        return handlers.get_institution_status_on(self.db, self.actors.verify(actor), institution_id, day)
+
+    @rpc
+    def update_platform_registration(self, actor, institution_id, flags):
+        return handlers.update_platform_registration(
+            self.db, self.dispatch, self.actors.verify(actor), institution_id, flags
+        )
+
+    @rpc
+    def add_staff_member(self, actor, institution_id, data):
+        # the result carries the masked number only; never log `data` (it holds the full one)
+        result = records.add_staff_member(
+            self.db, self.dispatch, self.id_digest, self.actors.verify(actor), institution_id, data
+        )
+        self.ctx.log.info("staff_member_added", institution_id=institution_id, staff_id=result["id"],
+                          id_number=result["id_number_masked"])
+        return result
+
+    @rpc
+    def list_staff(self, actor, institution_id, include_left=False):
+        return records.list_staff(self.db, self.actors.verify(actor), institution_id, bool(include_left))
+
+    @rpc
+    def record_staff_leaving(self, actor, staff_id, data):
+        return records.record_staff_leaving(self.db, self.dispatch, self.actors.verify(actor), staff_id, data)
+
+    @rpc
+    def publish_course(self, actor, institution_id, data):
+        result = records.publish_course(self.db, self.dispatch, self.actors.verify(actor), institution_id, data)
+        self.ctx.log.info("course_published", institution_id=institution_id, course_id=result["id"])
+        return result
+
+    @rpc
+    def withdraw_course(self, actor, course_id):
+        return records.withdraw_course(self.db, self.dispatch, self.actors.verify(actor), course_id)
+
+    @rpc
+    def list_courses(self, actor, institution_id):
+        return records.list_courses(self.db, self.actors.verify(actor), institution_id)
+
+    @rpc
+    def register_school(self, actor, data):
+        result = records.register_school(self.db, self.dispatch, self.actors.verify(actor), data)
+        self.ctx.log.info("school_registered", school_id=result["id"], code=result["code"])
+        return result
+
+    @rpc
+    def get_school(self, actor, school_id):
+        return records.get_school(self.db, self.actors.verify(actor), school_id)
+
+    @rpc
+    def list_schools(self, actor, limit=100, offset=0, filters=None):
+        limit, offset = paging(limit, offset)
+        return records.list_schools(self.db, self.actors.verify(actor), limit, offset, filters)
+
+    # -- ledger (台账) import: create → add rows in chunks → commit (imports.py) ------------------
+
+    @rpc
+    def create_import(self, actor, data):
+        return imports.create_import(self.db, self.actors.verify(actor), data)
+
+    @rpc
+    def add_import_rows(self, actor, batch_id, rows):
+        return imports.add_import_rows(self.db, self.actors.verify(actor), batch_id, rows)
+
+    @rpc
+    def commit_import(self, actor, batch_id, townships):
+        result = imports.commit_import(self.db, self.dispatch, self.actors.verify(actor), batch_id, townships)
+        self.ctx.log.info("ledger_import_finished", batch_id=batch_id, state=result["state"],
+                          created=result["created"], updated=result["updated"], unchanged=result["unchanged"],
+                          errors=result["error_total"], seconds=result.get("seconds"))
+        return result
+
+    @rpc
+    def get_import(self, actor, batch_id):
+        return imports.get_import(self.db, self.actors.verify(actor), batch_id)
+
+    # -- 营转非 / 注销 cases (cases.py) ------------------------------------------------------------
+
+    @rpc
+    def apply_for_conversion(self, actor, institution_id):
+        view = cases.apply_for_conversion(self.db, self.dispatch, self.actors.verify(actor), institution_id)
+        self.ctx.log.info("conversion_applied", institution_id=institution_id, workflow_id=view["workflow_id"])
+        return view
+
+    @rpc
+    def apply_for_deregistration(self, actor, institution_id, data):
+        view = cases.apply_for_deregistration(self.db, self.dispatch, self.actors.verify(actor), institution_id, data)
+        self.ctx.log.info("deregistration_applied", institution_id=institution_id, workflow_id=view["workflow_id"])
+        return view
+
+    @rpc
+    def record_case_progress(self, actor, record):
+        view = cases.record_case_progress(self.db, self.dispatch, self.actors.verify(actor), record)
+        self.ctx.log.info("case_progress_recorded", workflow_id=view["workflow_id"], status=view["status"],
+                          step=view["current_step"])
+        return view
+
+    @rpc
+    def lapse_academic_scope(self, actor, county_code, deadline):
+        result = cases.lapse_academic_scope(self.db, self.dispatch, self.actors.verify(actor), county_code, deadline)
+        self.ctx.log.info("academic_scope_lapsed", county_code=county_code, removed=len(result["removed"]))
+        return result
+
+    @rpc
+    def get_case(self, actor, process, institution_id):
+        return cases.get_case(self.db, self.actors.verify(actor), process, institution_id)
+
+    @rpc
+    def list_inbox(self, actor):
+        return cases.list_inbox(self.db, self.actors.verify(actor))
+
+    @rpc
+    def get_county_settings(self, actor, county_code=None):
+        return cases.get_county_settings(self.db, self.actors.verify(actor), county_code)
+
+    @rpc
+    def set_county_settings(self, actor, county_code, data):
+        return cases.set_county_settings(self.db, self.dispatch, self.actors.verify(actor), county_code, data)

@@ -201,3 +201,52 @@ def test_a_township_official_sees_only_their_township(platform):
     with pytest.raises(ApiError) as info:
         town.get(f"/api/institutions/{other['id']}")
     assert info.value.status == 403
+
+
+def test_conversion_carried_by_three_departments_end_to_end(platform):
+    admin = admin_client(platform)
+    load_demo_county(admin)
+    education, civil, market = (as_user(platform, u) for u in ("jiaoti_leader", "minzheng_leader", "shichang_leader"))
+    education.request("PUT", "/api/settings/county", {"conversion_deadline": "2099-12-31"})
+    created = education.post("/api/institutions", {
+        "name": "枞阳县营转非测试学校", "uscc": make_uscc(int(time.time() * 13) % 10**9), "licence_no": "教民E2E003号",
+        "licence_issued_on": "2019-05-01", "category": "学科类", "legal_form": "营利性",
+        "township_code": "340722101", "address": "横埠镇3号",
+    })
+    iid = created["id"]
+
+    def charge_allowed():
+        try:
+            return education.get(f"/api/escrow/institutions/{iid}/charge-check")["allowed"]
+        except ApiError as exc:
+            assert exc.status == 409
+            return False
+
+    assert wait_until(charge_allowed, lambda ok: ok)
+    wid = education.post(f"/api/institutions/{iid}/conversion")["workflow_id"]
+    assert wait_until(charge_allowed, lambda ok: not ok) is False  # 营转非办理中: no new charges
+
+    inbox = wait_until(lambda: education.get("/api/inbox")["items"], lambda items: any(i["workflow_id"] == wid for i in items))
+    assert next(i for i in inbox if i["workflow_id"] == wid)["step"] == "education_permit"
+    with pytest.raises(ApiError) as info:
+        civil.post(f"/api/cases/{wid}/decision", {"action": "approve"})
+    assert info.value.status == 403 and "由教体局办理" in info.value.error["message"]
+
+    education.post(f"/api/cases/{wid}/decision", {"action": "approve", "note": "新证号 教民E2E003-1号"})
+    assert [i["workflow_id"] for i in civil.get("/api/inbox")["items"]] == [wid]
+    civil.post(f"/api/cases/{wid}/decision", {"action": "approve"})
+    assert wait_until(charge_allowed, lambda ok: ok) is True  # registered as 民非: fees may resume
+    with pytest.raises(ApiError) as info:
+        market.post(f"/api/cases/{wid}/decision", {"action": "return", "return_to": "civil_affairs_registration"})
+    assert info.value.status == 400 and info.value.error["field"] == "reason"
+    market.post(f"/api/cases/{wid}/decision", {"action": "approve"})
+
+    case = wait_until(lambda: education.get(f"/api/institutions/{iid}/cases/conversion"),
+                      lambda c: any(h["action"] == "completed" for h in c["history"]))
+    approvals = [(h["step"], h["actor"]) for h in case["history"] if h["action"] == "approve"]
+    assert approvals == [("education_permit", "枞阳县教育体育局/王科长"),
+                         ("civil_affairs_registration", "枞阳县民政局/张科长"),
+                         ("market_regulation_change", "枞阳县市场监督管理局/赵科长")]
+    assert education.get(f"/api/institutions/{iid}")["legal_form"] == "non_profit"
+    state = education.get(f"/api/cases/{wid}")
+    assert state["status"] == "completed" and state["current_step"] is None
