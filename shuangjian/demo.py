@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, datetime
+
+from services.common.workdays import SHANGHAI
 
 from .client import ApiError, Client, wait_until
 from .codes import make_uscc
@@ -138,6 +140,14 @@ def _verification(client: Client, iid: int):
         raise
 
 
+ACTION_NAMES = {"approve": "通过", "return": "退回", "completed": "办结"}
+
+
+def _local(iso: str) -> str:
+    """An API timestamp as officials read it: Beijing time, to the minute."""
+    return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
 def _charge_check(client: Client, iid: int) -> str:
     try:
         client.get(f"/api/escrow/institutions/{iid}/charge-check")
@@ -165,9 +175,10 @@ def run_conversion(admin: Client, education: Client, civil: Client, iid: int) ->
     print("    资金监管：" + wait_until(lambda: _charge_check(education, iid), lambda r: r.startswith("拒绝")))
 
     step(9, "教体局收件箱 → 核发非营利性办学许可证并收回原证")
-    inbox = wait_until(lambda: education.get("/api/inbox")["items"], lambda items: any(i["workflow_id"] == wid for i in items))
+    inbox = wait_until(lambda: education.get("/api/inbox")["items"],
+                       lambda items: any(i["workflow_id"] == wid and i["deadline"] for i in items))
     item = next(i for i in inbox if i["workflow_id"] == wid)
-    print(f"    待办：{item['step_title']}，时限 {item['deadline']}")
+    print(f"    待办：{item['step_title']}，办理时限 {_local(item['deadline'])}（剩余约 {item['seconds_left'] // 3600} 小时）")
     _decide(education, wid, action="approve", note="新证号 教民134072270099号")
 
     step(10, "市场监管局越步办理 → 拒绝；民政局登记为民办非企业单位")
@@ -188,7 +199,7 @@ def run_conversion(admin: Client, education: Client, civil: Client, iid: int) ->
                        lambda c: any(h["action"] == "completed" for h in c["history"]))
     institution = education.get(f"/api/institutions/{iid}")
     for entry in final["history"]:
-        if entry["action"] in ("approve", "return", "completed"):
-            print(f"    {entry['at'][:19]}  {entry['step_title']:<16} {entry['action']:<9} {entry['actor']}")
+        if entry["action"] in ACTION_NAMES:
+            print(f"    {_local(entry['at'])}  {ACTION_NAMES[entry['action']]:<4} {entry['step_title']:<16} {entry['actor']}")
     print(f"    办件状态 {final['status']}；机构法人类型：{institution['legal_form_name']}")
     return final["status"] == "completed" and institution["legal_form"] == "non_profit"

@@ -4,8 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from sqlalchemy import DateTime, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .clock import UtcDateTime
 
 
 class ProcessedEventMixin:
@@ -15,7 +17,7 @@ class ProcessedEventMixin:
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(80))
-    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 def create_processed_events_table(op) -> None:

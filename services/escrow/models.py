@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.clock import UtcDateTime
 
 from services.common.idempotency import ProcessedEventMixin
 
@@ -27,7 +29,7 @@ class EnrolmentEligibility(Base):
     name: Mapped[str] = mapped_column(String(100))
     may_enrol: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(40), default="operating")
     status_as_of: Mapped[str | None] = mapped_column(String(40), nullable=True)  # event occurred_at
     conversion_suspended: Mapped[bool] = mapped_column(Boolean, default=False)

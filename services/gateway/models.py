@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.clock import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -42,4 +44,4 @@ class User(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     roles: Mapped[str] = mapped_column(String(100))  # comma-separated Role values
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.clock import UtcDateTime
 
 from services.common.idempotency import ProcessedEventMixin
 
@@ -27,4 +29,4 @@ class InspectionTarget(Base):
     name: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(20))
     risk_grade: Mapped[str] = mapped_column(String(1))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)

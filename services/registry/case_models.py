@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.clock import UtcDateTime
 
 from .models import Base
 
@@ -26,13 +28,13 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(30))  # in_progress / awaiting_documents / completed / rejected
     current_step: Mapped[str | None] = mapped_column(String(60), nullable=True)
     current_department: Mapped[str | None] = mapped_column(String(30), nullable=True, index=True)
-    step_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    step_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     reminded: Mapped[bool] = mapped_column(Boolean, default=False)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     opened_by: Mapped[str] = mapped_column(String(100))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class CaseEntry(Base):
@@ -49,7 +51,7 @@ class CaseEntry(Base):
     action: Mapped[str] = mapped_column(String(30))
     department: Mapped[str] = mapped_column(String(30))
     actor: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     return_to: Mapped[str | None] = mapped_column(String(60), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -63,5 +65,5 @@ class CountySettings(Base):
     county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     conversion_deadline: Mapped[date] = mapped_column(Date)
     conversion_variant: Mapped[str] = mapped_column(String(30))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(String(100))

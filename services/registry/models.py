@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.clock import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -27,8 +29,8 @@ class Institution(Base):
     verification: Mapped[str] = mapped_column(String(20))
     verification_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     verified_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
     # 0002: the record beyond the licence
     subjects: Mapped[list] = mapped_column(JSON, default=list)  # 培训科目
@@ -39,7 +41,7 @@ class Institution(Base):
     platform_staff: Mapped[bool] = mapped_column(Boolean, default=False)  # 全国平台：培训人员
     platform_fund_supervision: Mapped[bool] = mapped_column(Boolean, default=False)  # 全国平台：资金监管
     version: Mapped[int] = mapped_column(Integer, default=1)  # bumped by every change the registry announces
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
@@ -54,7 +56,7 @@ class StatusChange(Base):
     effective_on: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(Text)
     changed_by: Mapped[str] = mapped_column(String(100))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class StaffMember(Base):
@@ -73,7 +75,7 @@ class StaffMember(Base):
     subjects: Mapped[list] = mapped_column(JSON, default=list)
     hired_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     left_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
 
 
@@ -91,9 +93,9 @@ class Course(Base):
     mode: Mapped[str] = mapped_column(String(10))
     schedule: Mapped[list] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(20))  # published / withdrawn
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
     published_by: Mapped[str] = mapped_column(String(100))
-    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class School(Base):
@@ -108,7 +110,7 @@ class School(Base):
     grades: Mapped[list] = mapped_column(JSON)
     division_code: Mapped[str] = mapped_column(String(12), index=True)
     zone: Mapped[str] = mapped_column(String(50))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
 
 
@@ -124,10 +126,10 @@ class ImportBatch(Base):
     state: Mapped[str] = mapped_column(String(20))  # open / committed / rejected
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
     created_by_user_id: Mapped[int] = mapped_column(Integer)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class ImportRow(Base):

@@ -37,3 +37,24 @@ def test_conversion_suspends_enrolment_until_lifted():
     # a status stop wins: its reason is the one shown
     ok, reason = enrolment_decision("deregistering", conversion_suspended=True)
     assert not ok and "注销中" in reason
+
+
+def test_timestamps_round_trip_through_sqlite_as_utc(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select
+
+    from services.common.clock import UtcDateTime
+
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("at", UtcDateTime))
+    engine = create_engine(f"sqlite:///{tmp_path / 't.db'}")
+    table.metadata.create_all(engine)
+    beijing = timezone(timedelta(hours=8))
+    end_of_day = datetime(2026, 12, 4, 23, 59, 59, tzinfo=beijing)
+    with engine.begin() as conn:
+        conn.execute(insert(table).values(id=1, at=end_of_day))
+        back = conn.execute(select(table.c.at)).scalar_one()
+    assert back == end_of_day and back.tzinfo is not None
+    with pytest.raises(Exception):
+        with engine.begin() as conn:
+            conn.execute(insert(table).values(id=2, at=datetime(2026, 12, 4, 23, 59)))
