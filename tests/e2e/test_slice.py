@@ -232,6 +232,8 @@ def test_conversion_carried_by_three_departments_end_to_end(platform):
         civil.post(f"/api/cases/{wid}/decision", {"action": "approve"})
     assert info.value.status == 403 and "由教体局办理" in info.value.error["message"]
 
+    live = wait_until(lambda: education.get(f"/api/cases/{wid}"), lambda c: c["step_seconds_left"] is not None)
+    assert live["current_step"]["key"] == "education_permit" and 0 < live["step_seconds_left"] <= 8 * 86400
     education.post(f"/api/cases/{wid}/decision", {"action": "approve", "note": "新证号 教民E2E003-1号"})
     assert [i["workflow_id"] for i in civil.get("/api/inbox")["items"]] == [wid]
     civil.post(f"/api/cases/{wid}/decision", {"action": "approve"})
@@ -250,3 +252,4 @@ def test_conversion_carried_by_three_departments_end_to_end(platform):
     assert education.get(f"/api/institutions/{iid}")["legal_form"] == "non_profit"
     state = education.get(f"/api/cases/{wid}")
     assert state["status"] == "completed" and state["current_step"] is None
+    assert state["step_seconds_left"] is None and state["county_seconds_left"] > 0  # deadline 2099-12-31

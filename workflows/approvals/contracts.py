@@ -4,8 +4,10 @@ workflow histories: add fields with defaults only."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 
 from services.common.errors import ValidationFailed
+from services.common.workdays import SHANGHAI
 
 CONVERSION_WORKFLOW = "ConversionApproval"
 DEREGISTRATION_WORKFLOW = "Deregistration"
@@ -155,11 +157,24 @@ class LapseRequest:
     deadline: str
 
 
-def case_state_as_dict(state: CaseState) -> dict:
-    """JSON-ready state for the RPC reply, with the current step spelled out."""
+def case_state_as_dict(state: CaseState, now: datetime | None = None) -> dict:
+    """JSON-ready state for the RPC reply: the current step spelled out, and the time left on the
+    step's deadline and on the county's 营转非 deadline (negative once passed)."""
+    now = now or datetime.now(timezone.utc)
     data = asdict(state)
     data["current_step"] = state.current_step
+    step_open = state.current_step is not None and state.deadline
+    data["step_seconds_left"] = _seconds(datetime.fromisoformat(state.deadline) - now) if step_open else None
+    data["county_seconds_left"] = None
+    if state.county_deadline:
+        end = datetime.combine(date.fromisoformat(state.county_deadline) + timedelta(days=1), time.min,
+                               tzinfo=SHANGHAI)
+        data["county_seconds_left"] = _seconds(end - now)
     return data
+
+
+def _seconds(delta: timedelta) -> int:
+    return int(delta / timedelta(seconds=1))
 
 
 def case_decision(actor, body: object, correlation_id: str | None) -> Decision:
