@@ -1,61 +1,20 @@
-"""End to end: `shuangjian registry import` against the real processes (a platform of its own)."""
+"""End to end: `shuangjian registry import` against the real processes."""
 from __future__ import annotations
 
 import csv
 import io
-import os
 import random
-import uuid
 from datetime import datetime
 
-import pytest
 from openpyxl import Workbook
 
-from services.common.config import SERVICE_NAMES
 from services.registry.ledger import HEADERS
 from shuangjian.client import ApiError, Client, wait_until
 from shuangjian.codes import make_uscc
 from shuangjian.demo import load_demo_county
-from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, postgres_databases
-from tests.e2e.test_slice import _running, admin_client, cli, free_port
+from tests.e2e.support import admin_client, cli
 
 BASE = random.randrange(10**6, 10**8)
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    """A platform of this module's own: vhost, var dir and — under `make test` — its own databases
-    (the slice's platform keeps its users in the run's gateway database)."""
-    var = tmp_path_factory.mktemp("ledger-platform")
-    vhost = f"sj_e2e_{uuid.uuid4().hex[:8]}"
-    create_vhost(vhost)
-    env = dict(os.environ)
-    env.update(
-        SHUANGJIAN_VAR_DIR=str(var),
-        SHUANGJIAN_AMQP_URI=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-        SHUANGJIAN_GATEWAY_URL=f"http://127.0.0.1:{free_port()}",
-        SHUANGJIAN_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
-        SHUANGJIAN_TEMPORAL_UI_PORT=str(free_port()),
-    )
-    env.pop("SHUANGJIAN_SECRETS_FILE", None)
-    databases = None
-    if env.get("SHUANGJIAN_DB_URL_TEMPLATE") and ensure_postgres():
-        databases = postgres_databases(ensure_postgres(), f"{uuid.uuid4().hex[:10]}", SERVICE_NAMES)
-        env["SHUANGJIAN_DB_URL_TEMPLATE"] = databases.template
-    else:
-        env.pop("SHUANGJIAN_DB_URL_TEMPLATE", None)  # SQLite files in this platform's var dir
-    up = cli(env, "dev", "up")
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        yield {"env": env, "var": var, "url": env["SHUANGJIAN_GATEWAY_URL"]}
-    finally:
-        pids = [int(p.read_text()) for p in (var / "run").glob("*.pid")]
-        down = cli(env, "dev", "down")
-        delete_vhost(vhost)
-        if databases:
-            databases.drop()
-        assert down.returncode == 0, down.stderr
-        assert [pid for pid in pids if _running(pid)] == []
 
 
 def row(n, **overrides):

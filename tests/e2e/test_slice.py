@@ -1,85 +1,17 @@
 """End to end: the real processes, started exactly as `make up` starts them, driven over HTTP."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from shuangjian.client import ApiError, Client, wait_until
 from shuangjian.codes import make_uscc
-from shuangjian.demo import DEMO_PASSWORD, load_demo_county
-from services.common.config import project_root
-from shuangjian.infra import create_vhost, delete_vhost
+from shuangjian.demo import load_demo_county
+from tests.e2e.support import admin_client, as_user, cli
 
 PROCESSES = ("registry", "escrow", "inspection", "reporting", "gateway", "worker", "temporal")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(env, *args, timeout=240):
-    return subprocess.run([sys.executable, "-m", "shuangjian.cli", *args], cwd=project_root(), env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    var = tmp_path_factory.mktemp("platform")
-    vhost = f"sj_e2e_{uuid.uuid4().hex[:8]}"
-    create_vhost(vhost)
-    temporal_port = free_port()
-    env = dict(os.environ)
-    env.update(
-        SHUANGJIAN_VAR_DIR=str(var),
-        SHUANGJIAN_AMQP_URI=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-        SHUANGJIAN_GATEWAY_URL=f"http://127.0.0.1:{free_port()}",
-        SHUANGJIAN_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
-        SHUANGJIAN_TEMPORAL_UI_PORT=str(free_port()),
-    )
-    env.pop("SHUANGJIAN_SECRETS_FILE", None)
-    up = cli(env, "dev", "up")
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        yield {"env": env, "var": var, "url": env["SHUANGJIAN_GATEWAY_URL"], "up": up.stdout}
-    finally:
-        pids = [int(p.read_text()) for p in (var / "run").glob("*.pid")]
-        down = cli(env, "dev", "down")
-        delete_vhost(vhost)
-        assert down.returncode == 0, down.stderr
-        survivors = [pid for pid in pids if _running(pid)]
-        assert survivors == [], f"make down left processes running: {survivors}"
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def admin_client(platform) -> Client:
-    import json
-
-    secrets = json.loads((platform["var"] / "secrets.json").read_text())
-    client = Client(platform["url"])
-    client.login(secrets["admin_username"], secrets["admin_password"])
-    return client
-
-
-def as_user(platform, username) -> Client:
-    client = Client(platform["url"])
-    client.login(username, DEMO_PASSWORD)
-    return client
 
 
 def test_up_reports_every_component_healthy(platform):

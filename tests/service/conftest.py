@@ -69,3 +69,18 @@ def token(signer):
 @pytest.fixture
 def system_token(signer):
     return signer.sign(system_actor("340722"))
+
+
+@pytest.fixture
+def start_services(container_factory, config):
+    """`start_services(RegistryService, …)` → {service name: started container}."""
+
+    def start(*classes):
+        containers = {}
+        for cls in classes:
+            container = container_factory(cls, config)
+            container.start()
+            containers[cls.name] = container
+        return containers
+
+    return start

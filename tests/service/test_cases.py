@@ -3,28 +3,20 @@ stood in for by `record_case_progress` calls as the platform (the workflows suit
 from __future__ import annotations
 
 import pytest
-from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from nameko.testing.services import entrypoint_waiter
 
 from services.common.errors import Conflict, Forbidden, ValidationFailed
 from services.escrow.service import EscrowService
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from shuangjian.codes import make_uscc
+from tests.service.support import call
 
-
-def call(container, method, *args):
-    with entrypoint_hook(container, method) as hook:
-        return hook(*args)
 
 
 @pytest.fixture
-def platform(container_factory, config):
-    containers = {}
-    for cls in (RegistryService, EscrowService, ReportingService):
-        container = container_factory(cls, config)
-        container.start()
-        containers[cls.name] = container
-    return containers
+def platform(start_services):
+    return start_services(RegistryService, EscrowService, ReportingService)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
-from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from nameko.testing.services import entrypoint_waiter
 
 from services.common.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
 from services.common.identity import ActorSigner, system_actor
@@ -17,6 +17,7 @@ from services.inspection.service import InspectionService
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from shuangjian.codes import make_uscc
+from tests.service.support import call
 
 
 def registration(serial=1, **overrides):
@@ -34,18 +35,9 @@ def registration(serial=1, **overrides):
 
 
 @pytest.fixture
-def platform(container_factory, config):
-    containers = {}
-    for cls in (RegistryService, ReportingService, EscrowService, InspectionService):
-        container = container_factory(cls, config)
-        container.start()
-        containers[cls.name] = container
-    return containers
+def platform(start_services):
+    return start_services(RegistryService, ReportingService, EscrowService, InspectionService)
 
-
-def call(container, method, *args):
-    with entrypoint_hook(container, method) as hook:
-        return hook(*args)
 
 
 def test_registered_institution_is_counted_checked_and_listed(platform, token):

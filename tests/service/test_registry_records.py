@@ -8,26 +8,22 @@ import time
 import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
-from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from nameko.testing.services import entrypoint_waiter
 
 from services.common.errors import Conflict, Forbidden, ValidationFailed
 from services.registry.ledger import HEADERS
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from shuangjian.codes import make_uscc
+from tests.service.support import call
 
 PUBLISHED_ID = "11010519491231002X"  # GB 11643's own example number
 TOWNSHIPS = [{"code": "340722100", "name": "枞阳镇"}, {"code": "340722106", "name": "浮山镇"}]
 
 
 @pytest.fixture
-def platform(container_factory, config):
-    containers = {}
-    for cls in (RegistryService, ReportingService):
-        container = container_factory(cls, config)
-        container.start()
-        containers[cls.name] = container
-    return containers
+def platform(start_services):
+    return start_services(RegistryService, ReportingService)
 
 
 @pytest.fixture
@@ -55,10 +51,6 @@ def bus(config):
     queue.delete()
     conn.release()
 
-
-def call(container, method, *args):
-    with entrypoint_hook(container, method) as hook:
-        return hook(*args)
 
 
 def wait_until(fetch, done, seconds=15.0):
