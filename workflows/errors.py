@@ -9,6 +9,9 @@ Pure module: safe to import in the workflow sandbox (through `imports_passed_thr
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from services.common.errors import (
@@ -51,3 +54,14 @@ def domain_error(err: BaseException | None) -> DomainError | None:
         err = err.__cause__ if err.__cause__ is not None else getattr(err, "cause", None)
         seen += 1
     return None
+
+
+# For activities that tell a service what a workflow decided: keep trying while RabbitMQ or the
+# service is down (the decision stands), stop at once when the service answers with a refusal.
+KEEP_TELLING = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=0,
+    non_retryable_error_types=list(NON_RETRYABLE_TYPES),
+)

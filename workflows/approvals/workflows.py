@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from services.common.errors import DomainError
@@ -46,15 +45,8 @@ with workflow.unsafe.imports_passed_through():
         ProgressRecord,
         StepTimes,
     )
-    from workflows.errors import NON_RETRYABLE_TYPES, application_error
+    from workflows.errors import KEEP_TELLING, application_error
 
-RECORD_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    maximum_attempts=0,  # the decision stands; keep telling the registry until it hears
-    non_retryable_error_types=list(NON_RETRYABLE_TYPES),
-)
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RECHECK_INTERVAL = timedelta(days=1)
 
@@ -182,7 +174,7 @@ class ApprovalWorkflow:
                 CheckRequest(step["check"], state.institution_id, state.division_code, self._params.correlation_id),
                 result_type=CheckResult,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RECORD_RETRY,
+                retry_policy=KEEP_TELLING,
             )
             if result.passed:
                 await self._record(engine.approve_check(state, result.detail, workflow.now().isoformat()))
@@ -212,7 +204,7 @@ class ApprovalWorkflow:
             correlation_id=correlation_id or self._params.correlation_id,
         )
         await workflow.execute_activity(
-            ACTIVITY_RECORD, record, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RECORD_RETRY
+            ACTIVITY_RECORD, record, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=KEEP_TELLING
         )
 
 
@@ -271,7 +263,7 @@ class ConversionDeadline:
             break
         self._lapsed = await workflow.execute_activity(
             ACTIVITY_LAPSE, LapseRequest(params.county_code, self._deadline),
-            result_type=dict, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RECORD_RETRY,
+            result_type=dict, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=KEEP_TELLING,
         )
         return self._lapsed
 

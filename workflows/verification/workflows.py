@@ -16,14 +16,13 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.common.errors import Conflict, DomainError, ValidationFailed
     from services.common.identity import Actor
     from services.common.policy import authorize
-    from workflows.errors import NON_RETRYABLE_TYPES, application_error, domain_error
+    from workflows.errors import KEEP_TELLING, application_error, domain_error
     from workflows.verification.contracts import (
         ACTIVITY_COMPUTE_DEADLINE,
         ACTIVITY_RECORD,
@@ -44,13 +43,6 @@ with workflow.unsafe.imports_passed_through():
         VerificationState,
     )
 
-RECORD_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    maximum_attempts=0,  # keep trying while RabbitMQ or the registry is down: the decision stands
-    non_retryable_error_types=list(NON_RETRYABLE_TYPES),
-)
 RECORD_TIMEOUT = timedelta(seconds=60)  # per attempt; the RPC itself times out after 30 s
 
 
@@ -140,7 +132,7 @@ class LicenceVerification:
                 ),
                 result_type=dict,
                 start_to_close_timeout=RECORD_TIMEOUT,
-                retry_policy=RECORD_RETRY,
+                retry_policy=KEEP_TELLING,
             )
             self._recorded = True
             self._verification = view.get("verification") if isinstance(view, dict) else None
