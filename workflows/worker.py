@@ -41,20 +41,26 @@ from workflows.approvals.activities import ApprovalActivities
 from workflows.approvals.bridge import ApprovalsBridge
 from workflows.approvals.workflows import ConversionApproval, ConversionDeadline, Deregistration
 from workflows.bridge import InstitutionRegisteredBridge
+from workflows.prepaid.activities import PrepaidActivities
+from workflows.prepaid.bridge import PrepaidBridge
+from workflows.prepaid.workflows import PrepaidContract
 from workflows.rpc_server import RpcServer, WorkflowsService
 from workflows.verification.activities import VerificationActivities
 from workflows.service_calls import ServiceCaller
 from workflows.verification.workflows import LicenceVerification
 
-WORKFLOWS = [LicenceVerification, ConversionApproval, Deregistration, ConversionDeadline]
+WORKFLOWS = [LicenceVerification, ConversionApproval, Deregistration, ConversionDeadline, PrepaidContract]
 ACTIVITY_THREADS = 16
 
 
-def activities_of(verification: VerificationActivities, approvals: ApprovalActivities | None = None) -> list[Callable]:
+def activities_of(verification: VerificationActivities, approvals: ApprovalActivities | None = None,
+                  prepaid: PrepaidActivities | None = None) -> list[Callable]:
     found = [verification.compute_deadline, verification.record_licence_verification]
     if approvals is not None:
         found += [approvals.compute_step_times, approvals.record_case_progress, approvals.run_step_check,
                   approvals.lapse_academic_scope]
+    if prepaid is not None:
+        found += [prepaid.compute_workday_deadline, prepaid.deem_lesson_confirmed, prepaid.deem_refund_accepted]
     return found
 
 
@@ -120,14 +126,17 @@ async def serve(stop: asyncio.Event) -> None:
     client = connecting.result()
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
-        approvals = ApprovalActivities(ServiceCaller(uri, signer))
-        worker = build_worker(client, queue, activities_of(VerificationActivities(uri, signer), approvals), executor)
+        caller = ServiceCaller(uri, signer)
+        activities = activities_of(VerificationActivities(uri, signer), ApprovalActivities(caller),
+                                   PrepaidActivities(caller))
+        worker = build_worker(client, queue, activities, executor)
         bridge = InstitutionRegisteredBridge(client, queue, uri, loop)
-        approvals_bridge = ApprovalsBridge(client, queue, uri, loop)
+        consumers = [ApprovalsBridge(client, queue, uri, loop), PrepaidBridge(client, queue, uri, loop)]
         rpc = RpcServer(WorkflowsService(client, signer), uri, loop)
         running = asyncio.create_task(worker.run())
         bridge.start()
-        approvals_bridge.start()
+        for consumer in consumers:
+            consumer.start()
         rpc.start()
         log.info(
             "workflows_started",
@@ -141,9 +150,7 @@ async def serve(stop: asyncio.Event) -> None:
             log.error("temporal_worker_ended", error=repr(running.exception()) if not running.cancelled() else "cancelled")
         log.info("workflows_stopping")
         # blocking joins off the loop: the consumers' in-flight work still runs on it
-        await asyncio.gather(
-            asyncio.to_thread(bridge.stop), asyncio.to_thread(approvals_bridge.stop), asyncio.to_thread(rpc.stop)
-        )
+        await asyncio.gather(*(asyncio.to_thread(c.stop) for c in (bridge, *consumers, rpc)))
         if not running.done():
             await worker.shutdown()
         stopped.cancel()
