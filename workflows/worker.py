@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 
 from services.common.config import (
     amqp_uri,
+    deployment,
     load_secrets,
     task_queue,
     temporal_address,
@@ -41,6 +42,9 @@ from workflows.approvals.activities import ApprovalActivities
 from workflows.approvals.bridge import ApprovalsBridge
 from workflows.approvals.workflows import ConversionApproval, ConversionDeadline, Deregistration
 from workflows.bridge import InstitutionRegisteredBridge
+from workflows.escrow_scan.activities import ScanActivities
+from workflows.escrow_scan.schedule import ensure_daily_scan
+from workflows.escrow_scan.workflows import EscrowDailyScan
 from workflows.prepaid.activities import PrepaidActivities
 from workflows.prepaid.bridge import PrepaidBridge
 from workflows.prepaid.workflows import PrepaidContract
@@ -49,18 +53,21 @@ from workflows.verification.activities import VerificationActivities
 from workflows.service_calls import ServiceCaller
 from workflows.verification.workflows import LicenceVerification
 
-WORKFLOWS = [LicenceVerification, ConversionApproval, Deregistration, ConversionDeadline, PrepaidContract]
+WORKFLOWS = [LicenceVerification, ConversionApproval, Deregistration, ConversionDeadline, PrepaidContract,
+             EscrowDailyScan]
 ACTIVITY_THREADS = 16
 
 
 def activities_of(verification: VerificationActivities, approvals: ApprovalActivities | None = None,
-                  prepaid: PrepaidActivities | None = None) -> list[Callable]:
+                  prepaid: PrepaidActivities | None = None, scan: ScanActivities | None = None) -> list[Callable]:
     found = [verification.compute_deadline, verification.record_licence_verification]
     if approvals is not None:
         found += [approvals.compute_step_times, approvals.record_case_progress, approvals.run_step_check,
                   approvals.lapse_academic_scope]
     if prepaid is not None:
         found += [prepaid.compute_workday_deadline, prepaid.deem_lesson_confirmed, prepaid.deem_refund_accepted]
+    if scan is not None:
+        found.append(scan.scan_escrow_alerts)
     return found
 
 
@@ -128,12 +135,13 @@ async def serve(stop: asyncio.Event) -> None:
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         caller = ServiceCaller(uri, signer)
         activities = activities_of(VerificationActivities(uri, signer), ApprovalActivities(caller),
-                                   PrepaidActivities(caller))
+                                   PrepaidActivities(caller), ScanActivities(caller))
         worker = build_worker(client, queue, activities, executor)
         bridge = InstitutionRegisteredBridge(client, queue, uri, loop)
         consumers = [ApprovalsBridge(client, queue, uri, loop), PrepaidBridge(client, queue, uri, loop)]
         rpc = RpcServer(WorkflowsService(client, signer), uri, loop)
         running = asyncio.create_task(worker.run())
+        await ensure_daily_scan(client, queue, deployment().root_code)
         bridge.start()
         for consumer in consumers:
             consumer.start()

@@ -16,9 +16,7 @@ from workflows.prepaid.activities import PrepaidActivities
 from workflows.prepaid.contracts import (
     ACTIVITY_DEEM_LESSON,
     ACTIVITY_DEEM_REFUND,
-    SIGNAL_LESSON_CONFIRMED,
     SIGNAL_LESSON_DELIVERED,
-    SIGNAL_REFUND_ANSWERED,
     SIGNAL_REFUND_REQUESTED,
     ContractRef,
     ContractState,
