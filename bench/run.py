@@ -2,7 +2,10 @@
 
     python -m bench.run                  # everything (~2-3 min on 2 cores)
     python -m bench.run --quick          # smaller N (~1 min)
-    python -m bench.run events workflow  # a subset: events, rpc, workflow (or bus = events + rpc)
+    python -m bench.run events workflow  # a subset: events, rpc, workflow, feed, statement
+                                         # (bus = events + rpc, bank = feed + statement)
+
+Writes bench/results.json: every figure as {name, value, unit, baseline_name, baseline_value, ratio}.
 
 Like `make test`, each run gets its own RabbitMQ vhost, its own PostgreSQL databases (when
 PostgreSQL answers; SQLite under the run's var dir otherwise) and its own var dir with fresh
@@ -36,9 +39,12 @@ BENCHMARKS = {
     "events": ("bench.bus", "events", "eventlet"),
     "rpc": ("bench.bus", "rpc", "eventlet"),
     "workflow": ("bench.workflow", "workflow", "asyncio"),
+    "feed": ("bench.feed", "feed", "threads"),  # the bank feed: plain threads, like its process
+    "statement": ("bench.feed", "statement", "threads"),
 }
-ALIASES = {"bus": ("events", "rpc"), "temporal": ("workflow",)}
-DATABASES = ("registry", "reporting")  # the services the benchmarks run
+ALIASES = {"bus": ("events", "rpc"), "temporal": ("workflow",), "bank": ("feed", "statement")}
+DATABASES = ("registry", "reporting", "escrow", "gateway")  # the services the benchmarks run
+RESULTS_FILE = ROOT / "bench" / "results.json"
 
 
 def choose(names: list[str]) -> list[str]:
@@ -71,6 +77,8 @@ def fmt(value: float | None) -> str:
         return ""
     if value >= 100:
         return f"{value:,.0f}"
+    if value < 10:  # seconds of the statement import and its COPY baseline
+        return f"{value:,.2f}"
     return f"{value:,.1f}"
 
 
@@ -102,6 +110,29 @@ def print_table(figures: list[dict]) -> None:
         print(line(row))
 
 
+def results_rows(figures: list[dict]) -> list[dict]:
+    """Every figure as {name, value, unit, baseline_name, baseline_value, ratio} (ratio = value /
+    baseline value; for times in seconds that is how many times longer the figure took)."""
+    by_name = {f["name"]: f for f in figures}
+    rows = []
+    for f in figures:
+        base = by_name.get(f["baseline"]) if f.get("baseline") else None
+        ratio = round(f["value"] / base["value"], 4) if base and base["value"] else None
+        rows.append({"name": f["name"], "value": round(f["value"], 3), "unit": f["unit"],
+                     "baseline_name": base["name"] if base else None,
+                     "baseline_value": round(base["value"], 3) if base else None, "ratio": ratio})
+    return rows
+
+
+def write_results(figures: list[dict], path) -> None:
+    import json
+
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(results_rows(figures), fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+    print(f"\nwritten: {path}")
+
+
 def _clip(line: str, limit: int = 400) -> str:
     return line if len(line) <= limit else line[:limit] + f" … ({len(line) - limit} more characters)"
 
@@ -115,7 +146,8 @@ def _width(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("names", nargs="*", help="events, rpc, workflow, bus (= events rpc); default all")
+    parser.add_argument("names", nargs="*", help="events, rpc, workflow, feed, statement, bus (= events rpc), "
+                                                 "bank (= feed statement); default all")
     parser.add_argument("--quick", action="store_true", help="smaller N: a smoke run, noisier figures")
     parser.add_argument("--keep-logs", action="store_true", help="keep each process's stdout (service logs) in a temp dir")
     args = parser.parse_args(argv)
@@ -145,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     failed: list[str] = []
     try:
-        needs_bus = any(BENCHMARKS[n][2] == "eventlet" for n in chosen)
+        needs_bus = any(BENCHMARKS[n][2] != "asyncio" for n in chosen)
         if needs_bus:
             ensure_rabbitmq()
             vhost = f"sj_bench_{run_id}"
@@ -197,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if figures:
         print_table(figures)
+        write_results(figures, RESULTS_FILE)
     explained = [f for f in figures if f.get("note")]
     if explained or notes:
         print()

@@ -108,6 +108,12 @@ def cmd_registry_import(args) -> int:
     return import_ledger(_client(args), args.file, progress=not args.no_progress)
 
 
+def cmd_escrow_import_statement(args) -> int:
+    from .statement_import import import_statement
+
+    return import_statement(_client(args), args.file, progress=not args.no_progress)
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -173,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     rimport.add_argument("--no-progress", action="store_true", help="不显示进度条")
     _add_remote_options(rimport)
     rimport.set_defaults(func=cmd_registry_import)
+
+    escrow = sub.add_parser("escrow", help="预收费资金监管").add_subparsers(dest="action", required=True)
+    statement = escrow.add_parser(
+        "import-statement", help="导入银行对账单（.csv）：逐笔入账，重复的交易不会重复入账",
+        description="表头（任意列序）：银行代码、交易流水号、监管账号、交易类型（收款/划转/退款）、"
+                    "金额（元）或金额（分）、交易时间（无时区按北京时间）、合同编号（可选）。"
+                    "有误的行被拒收并列出行号与原因，其余照常入账。退出码：0 全部入账（或此前已入账），"
+                    "1 有行被拒收，2 其他错误。",
+    )
+    statement.add_argument("file", help="对账单 .csv（UTF-8 或 GBK）")
+    statement.add_argument("--no-progress", action="store_true", help="不显示进度条")
+    _add_remote_options(statement)
+    statement.set_defaults(func=cmd_escrow_import_statement)
 
     demo = sub.add_parser("demo", help="载入演示县并演示主流程")
     _add_remote_options(demo)

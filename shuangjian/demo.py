@@ -121,12 +121,13 @@ def run_demo(admin: Client) -> int:
     print(f"    登记库：核验 {record['verification_name']}，核验人 {record['verified_by']}")
 
     converted = run_conversion(admin, education, civil, iid)
+    prepaid = run_prepaid(education, iid, first_step=13)
 
-    step(13, "健康检查")
+    step(18, "健康检查")
     report = admin.get("/health")
     for name, status in report["components"].items():
         print(f"    {name:<11} {status}")
-    ok = record["verification"] == "verified" and converted and report["status"] == "ok"
+    ok = record["verification"] == "verified" and converted and prepaid and report["status"] == "ok"
     print("\n演示完成。" if ok else "\n演示未全部成功，请查看 var/log/。")
     return 0 if ok else 1
 
@@ -203,3 +204,81 @@ def run_conversion(admin: Client, education: Client, civil: Client, iid: int) ->
             print(f"    {_local(entry['at'])}  {ACTION_NAMES[entry['action']]:<4} {entry['step_title']:<16} {entry['actor']}")
     print(f"    办件状态 {final['status']}；机构法人类型：{institution['legal_form_name']}")
     return final["status"] == "completed" and institution["legal_form"] == "non_profit"
+
+
+# -- 预收费资金监管 (issue 4) ------------------------------------------------------------------------
+
+
+def _yuan(fen: int) -> str:
+    from services.escrow.money import yuan
+
+    return f"{yuan(fen)}元"
+
+
+def run_prepaid(education: Client, iid: int, first_step: int) -> bool:
+    """Account, fee item, a charge on the model contract, a lesson, the position; then a charge over
+    the caps: refused, raised as an alert with its evidence, and a lead for inspection."""
+    from datetime import timedelta
+
+    n = first_step
+    today = date.today()
+    step(n, "教体局为该机构开设预收费资金监管账户（银行托管，托管协议已备案）")
+    account = education.post("/api/escrow/accounts", {
+        "institution_id": iid, "mode": "custody", "bank_name": "中国农业银行枞阳县支行", "bank_code": "ABC",
+        "account_no": f"62284800{iid:08d}", "custody_agreement_no": f"枞教托管〔{today.year}〕{iid}号",
+    })
+    print(f"    监管账户 {account['account_no']}（{account['mode_name']}，{account['bank_name']}），"
+          f"托管协议 {account['custody_agreement_no']}")
+
+    step(n + 1, "公示收费项目和标准")
+    item = education.post(f"/api/escrow/institutions/{iid}/fee-items", {"name": "初中数学（班课）", "price_per_hour_fen": 8000})
+    print(f"    {item['name']}：{_yuan(item['price_per_hour_fen'])}/课时，{item['state_name']}")
+
+    step(n + 2, "按示范合同签约收费：40课时、两个月，一次收费3200.00元")
+    contract = education.post("/api/escrow/contracts", {
+        "institution_id": iid, "contract_no": f"ZY{today:%Y%m%d}-{iid}-1", "fee_item_id": item["id"],
+        "student_name": "张小明", "class_hours": 40, "starts_on": today.isoformat(),
+        "ends_on": (today + timedelta(days=60)).isoformat(), "amount_fen": 320000, "channel": "wechat",
+    })
+    print(f"    合同 {contract['contract_no']}（{contract['template_name']}），{_yuan(contract['amount_fen'])}，"
+          f"{contract['channel_name']}，{contract['status_name']}")
+    lesson = education.post(f"/api/escrow/contracts/{contract['id']}/lessons", {"lesson_no": 1, "hours": 2})
+    print(f"    一课一消：第1次课 2课时 {_yuan(lesson['fee_fen'])}，{lesson['confirmation_name']}，"
+          f"家长未确认则于 {_local(lesson['confirm_by'])} 视为确认")
+    position = education.get(f"/api/escrow/institutions/{iid}/position")
+    print(f"    资金头寸：已收 {_yuan(position['paid_fen'])}，已上课 {_yuan(position['delivered_fen'])}，"
+          f"未消课预收费 {_yuan(position['unearned_fen'])}，监管余额 {_yuan(position['balance_fen'])}"
+          f"（银行尚未推送流水），可划拨 {_yuan(position['releasable_fen'])}")
+
+    step(n + 3, "再收一笔80课时、四个月、6400.00元的费用 → 超出60课时/3个月/5000元上限，拒绝并预警")
+    try:
+        education.post("/api/escrow/contracts", {
+            "institution_id": iid, "contract_no": f"ZY{today:%Y%m%d}-{iid}-2", "fee_item_id": item["id"],
+            "student_name": "李小红", "class_hours": 80, "starts_on": today.isoformat(),
+            "ends_on": (today + timedelta(days=120)).isoformat(), "amount_fen": 640000, "channel": "alipay",
+        })
+        print("    ✗ 未被拒绝")
+        return False
+    except ApiError as exc:
+        print(f"    已拒绝：HTTP {exc.status}，{exc.error['message']}（字段 {exc.error['field']}）")
+    contracts = education.get("/api/escrow/contracts", institution=iid)["total"]
+    print(f"    该机构合同数仍为 {contracts}（被拒绝的收费不留任何记录）")
+
+    step(n + 4, "预警及其证据；检查执法收到线索，报表计入")
+    alerts = education.get("/api/escrow/alerts", institution=iid)["items"]
+    for alert in alerts:
+        e = alert["evidence"]
+        print(f"    预警 #{alert['id']} {alert['kind_name']}（{alert['status_name']}），合同 {e['contract_no']}：")
+        print(f"      课时 {e['class_hours']}（上限 {e['max_class_hours']}），周期 {e['starts_on']} 至 {e['ends_on']}"
+              f"（上限 {e['max_months']} 个月），金额 {_yuan(e['amount_fen'])}（上限 {_yuan(e['charge_cap_fen'])}）")
+    lead = wait_until(lambda: _lead(education, iid), lambda x: x is not None)
+    if lead is not None:
+        print(f"    检查执法线索 #{lead['id']}：{lead['institution_name']}，{lead['reason_name']}，{lead['status_name']}")
+    summary = wait_until(lambda: education.get("/api/reports/escrow-summary"), lambda x: x["alerts_open"] >= 1)
+    print(f"    报表（截至 {summary['as_of']}）：监管账户 {summary['accounts_open']} 个，"
+          f"监管资金 {_yuan(summary['funds_under_supervision_fen'])}，未处理预警 {summary['alerts_open']} 条")
+    return bool(alerts) and lead is not None and contracts == 1
+
+
+def _lead(client: Client, iid: int):
+    return next((x for x in client.get("/api/inspection/leads")["items"] if x["institution_id"] == iid), None)

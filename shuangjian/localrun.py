@@ -198,6 +198,13 @@ def worker_argv() -> list[str]:
     return [sys.executable, "-m", "workflows.worker"]
 
 
+FEED = "escrow_feed"  # the bank feed: its own process (threads + kombu), not nameko, not asyncio
+
+
+def feed_argv() -> list[str]:
+    return [sys.executable, "-m", "services.escrow.feed"]
+
+
 def gateway_address() -> str:
     url = urlparse(gateway_url())
     return f"{url.hostname}:{url.port or 80}"
@@ -212,6 +219,7 @@ def up(wait_seconds: float = 120) -> dict:
     for service in SERVICES:
         start_process(service, service_argv(service))
     start_process("worker", worker_argv())
+    start_process(FEED, feed_argv())
     say("等待各组件就绪……")
     report = wait_healthy(wait_seconds)
     host, port = temporal_host_port()
@@ -237,7 +245,7 @@ def wait_healthy(seconds: float) -> dict:
         if report and report.get("status") == "ok":
             print_health(report)
             return report
-        dead = [n for n in (*SERVICES, "worker") if not alive(read_pid(n))]
+        dead = [n for n in (*SERVICES, "worker", FEED) if not alive(read_pid(n))]
         if dead:
             raise SystemExit(f"进程退出：{', '.join(dead)}；请查看 {log_dir()}")
         time.sleep(1)

@@ -24,6 +24,8 @@ PY = sys.executable
 SUITES = [
     ("单元测试 unit", [PY, "-m", "pytest", "-p", "no:pytest_nameko", "tests/unit"]),
     ("服务测试 service (RabbitMQ + DB)", [PY, "-m", "tests.service_pytest", "tests/service"]),
+    # the bank feed runs plain threads (no eventlet): its own unpatched process
+    ("银行流水 feed (RabbitMQ + DB, threads)", [PY, "-m", "pytest", "-p", "no:pytest_nameko", "tests/feed"]),
     ("流程测试 workflow (Temporal)", [PY, "-m", "pytest", "-p", "no:pytest_nameko", "tests/workflows"]),
     ("端到端 e2e (real processes)", [PY, "-m", "pytest", "-p", "no:pytest_nameko", "tests/e2e"]),
 ]

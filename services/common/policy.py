@@ -31,6 +31,15 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "registry.lapse_academic_scope": frozenset({K.system}),
     "registry.manage_county_settings": frozenset({K.education, K.ops}),
     "escrow.read": frozenset({K.education, K.market_regulation, K.ops, K.system}),
+    # bank statements (对账单) into the bank feed: the bureau supervising the money, and ops
+    "escrow.import_statement": frozenset({K.education, K.ops}),
+    # prepaid fees (issue 4): the education bureau keeps the desk (accounts, fee items, contracts,
+    # lessons, refunds); market regulation reads; the platform applies deadlines and scans
+    "escrow.desk": frozenset({K.education}),
+    "escrow.manage_settings": frozenset({K.education, K.ops}),
+    "escrow.close_alert": frozenset({K.education}),
+    "escrow.apply_deadlines": frozenset({K.system}),
+    "escrow.scan_alerts": frozenset({K.system, K.education}),
     "inspection.read": frozenset(
         {K.education, K.public_security, K.urban_management, K.market_regulation, K.township, K.ops}
     ),
@@ -45,6 +54,8 @@ REQUIRED_ROLES: dict[str, Role] = {
     "registry.apply_conversion": Role.leader,
     "registry.apply_deregistration": Role.leader,
     "registry.manage_county_settings": Role.leader,
+    "escrow.manage_settings": Role.leader,
+    "escrow.close_alert": Role.leader,
     "identity.manage_users": Role.admin,
 }
 

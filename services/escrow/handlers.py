@@ -1,4 +1,5 @@
-"""Escrow use cases (so far: who may take charges, and the prepaid position for 注销)."""
+"""Escrow use cases: who may take charges (registry events), and the prepaid position for 注销.
+The prepaid-fee desk is desk.py; early warning monitoring.py."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -107,6 +108,9 @@ def check_new_charge(session: Session, actor: Actor, institution_id: int) -> dic
 
 
 def get_prepaid_position(session: Session, actor: Actor, institution_id: int) -> dict:
-    """Unearned prepaid money (paid, lessons not given). No contracts are recorded yet, so 0."""
+    """Unearned prepaid money (paid, lessons not given, refunds not yet paid back) — what the
+    注销 check waits on — with the rest of the institution's position (monitoring.position_of)."""
+    from .monitoring import position_of
+
     row = _load(session, actor, institution_id)
-    return {"institution_id": row.institution_id, "unearned_fen": 0, "contracts": 0}
+    return position_of(session, row)

@@ -3,19 +3,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nameko.events import event_handler
+from nameko.events import EventDispatcher, event_handler
 
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.db import Database
-from services.common.service_kit import rpc
+from services.common.service_kit import paging, rpc
 
 from . import handlers
+from . import desk, monitoring  # issue 4: the prepaid-fee desk and early warning
 
 
 class EscrowService(service_kit.ServiceBase):
     name = "escrow"
 
     db = Database(Path(__file__).parent / "migrations")
+    dispatch = EventDispatcher()
 
     def _apply(self, event_type, event):
         applied = handlers.apply_event(self.db, event_type, event)
@@ -49,3 +51,133 @@ class EscrowService(service_kit.ServiceBase):
     @rpc
     def get_prepaid_position(self, actor, institution_id):
         return handlers.get_prepaid_position(self.db, self.actors.verify(actor), institution_id)
+
+    # -- 预收费资金监管 (issue 4): desk, deadlines, early warning ------------------------------------
+
+    @event_handler("escrow", "bank_transactions_booked")
+    def on_bank_transactions_booked(self, event):
+        result = monitoring.on_bank_transactions_booked(self.db, self.dispatch, event)
+        self.ctx.log.info("bank_batch_evaluated", event_id=event.get("event_id"), **result)
+
+    @rpc
+    def get_escrow_settings(self, actor, county_code=None):
+        return desk.get_settings(self.db, self.actors.verify(actor), county_code)
+
+    @rpc
+    def set_escrow_settings(self, actor, county_code, settings):
+        return desk.set_settings(self.db, self.dispatch, self.actors.verify(actor), county_code, settings)
+
+    @rpc
+    def open_account(self, actor, data):
+        result = desk.open_account(self.db, self.dispatch, self.actors.verify(actor), data)
+        self.ctx.log.info("escrow_account_opened", account_id=result["id"], institution_id=result["institution_id"])
+        return result
+
+    @rpc
+    def change_account(self, actor, account_id, changes):
+        return desk.change_account(self.db, self.dispatch, self.actors.verify(actor), account_id, changes)
+
+    @rpc
+    def close_account(self, actor, account_id, data):
+        return desk.close_account(self.db, self.dispatch, self.actors.verify(actor), account_id, data)
+
+    @rpc
+    def get_account(self, actor, account_id):
+        return desk.get_account(self.db, self.actors.verify(actor), account_id)
+
+    @rpc
+    def list_accounts(self, actor, institution_id=None, status=None):
+        return desk.list_accounts(self.db, self.actors.verify(actor), institution_id, status)
+
+    @rpc
+    def create_fee_item(self, actor, data):
+        return desk.create_fee_item(self.db, self.dispatch, self.actors.verify(actor), data)
+
+    @rpc
+    def publish_fee_item(self, actor, fee_item_id):
+        return desk.publish_fee_item(self.db, self.dispatch, self.actors.verify(actor), fee_item_id)
+
+    @rpc
+    def withdraw_fee_item(self, actor, fee_item_id):
+        return desk.withdraw_fee_item(self.db, self.dispatch, self.actors.verify(actor), fee_item_id)
+
+    @rpc
+    def list_fee_items(self, actor, institution_id):
+        return desk.list_fee_items(self.db, self.actors.verify(actor), institution_id)
+
+    @rpc
+    def sign_contract(self, actor, data):
+        """The charge: refused with its reason (nothing stored) or recorded and announced."""
+        result = desk.sign_contract(self.db, self.dispatch, self.actors.verify(actor), data)
+        self.ctx.log.info("contract_signed", contract_id=result["id"], institution_id=result["institution_id"],
+                          amount_fen=result["amount_fen"])
+        return result
+
+    @rpc
+    def get_contract(self, actor, contract_id):
+        return desk.get_contract(self.db, self.actors.verify(actor), contract_id)
+
+    @rpc
+    def list_contracts(self, actor, limit=100, offset=0, institution_id=None, status=None):
+        limit, offset = paging(limit, offset)
+        return desk.list_contracts(self.db, self.actors.verify(actor), limit, offset, institution_id, status)
+
+    @rpc
+    def deliver_lesson(self, actor, contract_id, data):
+        return desk.deliver_lesson(self.db, self.dispatch, self.actors.verify(actor), contract_id, data)
+
+    @rpc
+    def confirm_lesson(self, actor, contract_id, lesson_no):
+        return desk.confirm_lesson(self.db, self.dispatch, self.actors.verify(actor), contract_id, lesson_no)
+
+    @rpc
+    def deem_lesson_confirmed(self, actor, contract_id, lesson_no):
+        """The platform, when the confirmation period ran out; a no-op if already confirmed."""
+        return desk.deem_lesson_confirmed(self.db, self.dispatch, self.actors.verify(actor), contract_id, lesson_no)
+
+    @rpc
+    def request_refund(self, actor, contract_id, data):
+        return desk.request_refund(self.db, self.dispatch, self.actors.verify(actor), contract_id, data)
+
+    @rpc
+    def answer_refund(self, actor, refund_id, answer):
+        return desk.answer_refund(self.db, self.dispatch, self.actors.verify(actor), refund_id, answer)
+
+    @rpc
+    def deem_refund_accepted(self, actor, refund_id):
+        """The platform, when the answer period ran out; a no-op unless still unanswered."""
+        return desk.deem_refund_accepted(self.db, self.dispatch, self.actors.verify(actor), refund_id)
+
+    @rpc
+    def record_refund_paid(self, actor, refund_id):
+        return desk.record_refund_paid(self.db, self.dispatch, self.actors.verify(actor), refund_id)
+
+    @rpc
+    def list_refunds(self, actor, institution_id=None, status=None):
+        return desk.list_refunds(self.db, self.actors.verify(actor), institution_id, status)
+
+    @rpc
+    def get_position(self, actor, institution_id):
+        return monitoring.get_position(self.db, self.actors.verify(actor), institution_id)
+
+    @rpc
+    def list_alerts(self, actor, limit=100, offset=0, filters=None):
+        limit, offset = paging(limit, offset)
+        return monitoring.list_alerts(self.db, self.actors.verify(actor), limit, offset, filters)
+
+    @rpc
+    def get_alert(self, actor, alert_id):
+        return monitoring.get_alert(self.db, self.actors.verify(actor), alert_id)
+
+    @rpc
+    def close_alert(self, actor, alert_id, data):
+        return monitoring.close_alert(self.db, self.dispatch, self.actors.verify(actor), alert_id, data)
+
+    @rpc
+    def scan_alerts(self, actor, county_code):
+        """The time-based rules for every supervised institution in a division (daily schedule)."""
+        result = monitoring.scan_alerts(self.db, self.dispatch, self.actors.verify(actor), county_code)
+        self.ctx.log.info("escrow_scan", division_code=result["division_code"],
+                          institutions=result["institutions_checked"], raised=len(result["raised"]),
+                          closed=len(result["closed"]))
+        return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 import eventlet
 from kombu import Connection
 
-SERVICES = ("registry", "escrow", "inspection", "reporting")
+SERVICES = ("registry", "escrow", "inspection", "reporting", "escrow_feed")  # escrow_feed: the bank feed process
 TIMEOUT_SECONDS = 3
 
 

@@ -7,3 +7,12 @@ RISK_GRADES = ("A", "B", "C", "D")  # A lowest risk … D highest (双随机 sam
 def initial_risk_grade(category: str) -> str:
     """A new 学科类 institution starts at C (watched more), others at B, until inspected."""
     return "C" if category == "academic" else "B"
+
+
+LEAD_STATUS_NAMES = {"open": "待核查"}
+LEAD_SOURCE_NAMES = {"escrow_alert": "预收费资金预警"}
+
+
+def lead_key(source: str, institution_id: int, reason_kind: str) -> str:
+    """One open lead per institution and reason: a repeated signal adds to it."""
+    return f"{source}:{institution_id}:{reason_kind}"

@@ -6,13 +6,14 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.clock import iso_utc
 from services.common.divisions import scope_prefix, validate_code
 from services.common.idempotency import apply_once
 from services.common.identity import Actor
 from services.common.policy import authorize
 
 from . import domain
-from .models import InspectionTarget, ProcessedEvent
+from .models import InspectionLead, InspectionTarget, ProcessedEvent
 
 
 def _add_target(session: Session, event: dict) -> None:
@@ -53,3 +54,59 @@ def list_inspection_targets(session: Session, actor: Actor) -> dict:
             for r in rows
         ]
     }
+
+
+# -- leads (线索): escrow alerts become cases to check (issue 4) ------------------------------------
+
+
+def _lead_from_escrow_alert(session: Session, event: dict) -> None:
+    data = event["data"]
+    institution_id = int(data["institution_id"])
+    kind = str(data["kind"])
+    division = validate_code(data["township_code"], field="data.township_code")
+    evidence = data.get("evidence") or {}
+    if not isinstance(evidence, dict):
+        raise ValueError("evidence 应为 JSON 对象")
+    seen = datetime.fromisoformat(data.get("raised_at") or event["occurred_at"])
+    key = domain.lead_key("escrow_alert", institution_id, kind)
+    lead = session.scalar(select(InspectionLead).where(InspectionLead.dedup_key == key))
+    if lead is None:
+        target = session.get(InspectionTarget, institution_id)
+        session.add(InspectionLead(
+            source="escrow_alert", dedup_key=key, institution_id=institution_id,
+            institution_name=data.get("institution_name") or (target.name if target else None),
+            division_code=division, reason_kind=kind, reason_name=str(data.get("kind_name") or kind),
+            evidence=evidence, source_refs=[int(data["alert_id"])], occurrences=1, status="open",
+            first_seen_at=seen, last_seen_at=seen,
+        ))
+        session.flush()
+        return
+    lead.occurrences += 1
+    lead.source_refs = [*lead.source_refs, int(data["alert_id"])]
+    lead.evidence = evidence
+    lead.last_seen_at = max(lead.last_seen_at, seen)
+
+
+def apply_escrow_alert_raised(session: Session, event: dict) -> bool:
+    return apply_once(session, ProcessedEvent, event, _lead_from_escrow_alert)
+
+
+def lead_view(row: InspectionLead) -> dict:
+    return {
+        "id": row.id, "source": row.source, "source_name": domain.LEAD_SOURCE_NAMES.get(row.source, row.source),
+        "institution_id": row.institution_id, "institution_name": row.institution_name,
+        "township_code": row.division_code, "reason_kind": row.reason_kind, "reason_name": row.reason_name,
+        "evidence": row.evidence, "source_refs": row.source_refs, "occurrences": row.occurrences,
+        "status": row.status, "status_name": domain.LEAD_STATUS_NAMES.get(row.status, row.status),
+        "first_seen_at": iso_utc(row.first_seen_at), "last_seen_at": iso_utc(row.last_seen_at),
+    }
+
+
+def list_leads(session: Session, actor: Actor, status: str | None = None) -> dict:
+    authorize(actor, "inspection.read")
+    query = select(InspectionLead).where(InspectionLead.division_code.startswith(scope_prefix(actor.division_code)))
+    if status:
+        query = query.where(InspectionLead.status == status)
+    rows = session.scalars(query.order_by(InspectionLead.last_seen_at.desc(), InspectionLead.id.desc())
+                           .limit(500)).all()
+    return {"items": [lead_view(r) for r in rows]}

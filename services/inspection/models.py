@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
@@ -30,3 +30,26 @@ class InspectionTarget(Base):
     category: Mapped[str] = mapped_column(String(20))
     risk_grade: Mapped[str] = mapped_column(String(1))
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InspectionLead(Base):
+    """A lead (线索) for inspectors: one open lead per institution and reason, however often the
+    signal repeats (`occurrences`, `source_refs`). Escrow alerts are the first source."""
+
+    __tablename__ = "inspection_leads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))  # escrow_alert
+    # source:institution:reason while open; whoever closes a lead appends ":closed:<id>" so a new one may open
+    dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
+    institution_id: Mapped[int] = mapped_column(Integer, index=True)
+    institution_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    division_code: Mapped[str] = mapped_column(String(12), index=True)
+    reason_kind: Mapped[str] = mapped_column(String(40))
+    reason_name: Mapped[str] = mapped_column(String(60))
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)  # the latest signal's evidence
+    source_refs: Mapped[list] = mapped_column(JSON, default=list)  # e.g. escrow alert ids
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20))  # open
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

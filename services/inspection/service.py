@@ -25,3 +25,14 @@ class InspectionService(service_kit.ServiceBase):
     @rpc
     def list_inspection_targets(self, actor):
         return handlers.list_inspection_targets(self.db, self.actors.verify(actor))
+
+    # -- leads from escrow's early warning (issue 4) --------------------------------------------
+
+    @event_handler("escrow", "escrow_alert_raised")
+    def on_escrow_alert_raised(self, event):
+        applied = handlers.apply_escrow_alert_raised(self.db, event)
+        self.ctx.log.info("inspection_lead_recorded", event_id=event.get("event_id"), applied=applied)
+
+    @rpc
+    def list_leads(self, actor, status=None):
+        return handlers.list_leads(self.db, self.actors.verify(actor), status)

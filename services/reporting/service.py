@@ -10,6 +10,7 @@ from services.common import service_kit  # the module, so `nameko run` sees one 
 from services.common.service_kit import rpc
 
 from . import handlers
+from . import escrow  # issue 4: escrow figures
 
 
 class ReportingService(service_kit.ServiceBase):
@@ -35,3 +36,34 @@ class ReportingService(service_kit.ServiceBase):
     @rpc
     def get_institution_counts(self, actor, division_code=None, as_of=None):
         return handlers.institution_counts(self.db, self.actors.verify(actor), division_code, as_of)
+
+    # -- escrow (issue 4): accounts, funds under supervision, open alerts --------------------------
+
+    def _escrow(self, event_type, event):
+        applied = escrow.apply_escrow_event(self.db, event_type, event)
+        self.ctx.log.info("read_model_updated", event_type=event_type, event_id=event.get("event_id"),
+                          applied=applied)
+
+    @event_handler("escrow", "escrow_account_opened")
+    def on_escrow_account_opened(self, event):
+        self._escrow("escrow_account_opened", event)
+
+    @event_handler("escrow", "escrow_account_closed")
+    def on_escrow_account_closed(self, event):
+        self._escrow("escrow_account_closed", event)
+
+    @event_handler("escrow", "escrow_alert_raised")
+    def on_escrow_alert_raised(self, event):
+        self._escrow("escrow_alert_raised", event)
+
+    @event_handler("escrow", "escrow_alert_closed")
+    def on_escrow_alert_closed(self, event):
+        self._escrow("escrow_alert_closed", event)
+
+    @event_handler("escrow", "bank_transactions_booked")
+    def on_bank_transactions_booked(self, event):
+        self._escrow("bank_transactions_booked", event)
+
+    @rpc
+    def get_escrow_summary(self, actor, division_code=None, as_of=None):
+        return escrow.escrow_summary(self.db, self.actors.verify(actor), division_code, as_of)

@@ -11,14 +11,14 @@ from shuangjian.codes import make_uscc
 from shuangjian.demo import load_demo_county
 from tests.e2e.support import admin_client, as_user, cli
 
-PROCESSES = ("registry", "escrow", "inspection", "reporting", "gateway", "worker", "temporal")
+PROCESSES = ("registry", "escrow", "inspection", "reporting", "gateway", "worker", "temporal", "escrow_feed")
 
 
 def test_up_reports_every_component_healthy(platform):
     report = Client(platform["url"]).get("/health")
     assert report["status"] == "ok"
     assert set(report["components"]) == {"broker", "registry", "escrow", "inspection", "reporting",
-                                         "gateway", "worker", "temporal"}
+                                         "escrow_feed", "gateway", "worker", "temporal"}
     assert all(v == "ok" for v in report["components"].values())
     for name in PROCESSES:
         assert (platform["var"] / "run" / f"{name}.pid").exists(), name

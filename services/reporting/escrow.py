@@ -1,0 +1,136 @@
+"""Escrow figures for reports (issue 4): supervised accounts open, funds under supervision and
+open early-warning alerts, as of a day — read models fed only by escrow's events.
+
+Events may arrive out of order: a closing that comes before its opening leaves a row whose
+`opened_on` / `raised_on` is filled when the opening arrives; rows without it are not counted.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from services.common.divisions import is_within, scope_prefix, validate_code
+from services.common.errors import Forbidden
+from services.common.idempotency import apply_once
+from services.common.identity import Actor
+from services.common.policy import authorize
+from services.common.workdays import SHANGHAI
+
+from .handlers import _parse_as_of
+from .models import EscrowAccountFact, EscrowAlertFact, EscrowBalanceFact, InstitutionFact, ProcessedEvent
+
+def _local_day(iso: str) -> date:
+    return datetime.fromisoformat(iso).astimezone(SHANGHAI).date()
+
+
+def _account(session: Session, data: dict) -> EscrowAccountFact:
+    row = session.get(EscrowAccountFact, int(data["account_id"]))
+    if row is None:
+        row = EscrowAccountFact(account_id=int(data["account_id"]), institution_id=int(data["institution_id"]),
+                                division_code=validate_code(data["township_code"], field="data.township_code"))
+        session.add(row)
+    return row
+
+
+def _account_opened(session: Session, event: dict) -> None:
+    _account(session, event["data"]).opened_on = date.fromisoformat(event["data"]["opened_on"])
+
+
+def _account_closed(session: Session, event: dict) -> None:
+    data = event["data"]
+    _account(session, data).closed_on = date.fromisoformat(data.get("closed_on") or _local_day(event["occurred_at"]).isoformat())
+
+
+def _alert(session: Session, data: dict) -> EscrowAlertFact:
+    row = session.get(EscrowAlertFact, int(data["alert_id"]))
+    if row is None:
+        row = EscrowAlertFact(alert_id=int(data["alert_id"]), institution_id=int(data["institution_id"]))
+        session.add(row)
+    row.division_code = validate_code(data["township_code"], field="data.township_code")
+    row.kind = str(data["kind"])
+    return row
+
+
+def _alert_raised(session: Session, event: dict) -> None:
+    data = event["data"]
+    _alert(session, data).raised_on = _local_day(data.get("raised_at") or event["occurred_at"])
+
+
+def _alert_closed(session: Session, event: dict) -> None:
+    data = event["data"]
+    _alert(session, data).closed_on = _local_day(data.get("closed_at") or event["occurred_at"])
+
+
+def _balances_booked(session: Session, event: dict) -> None:
+    booked_at = datetime.fromisoformat(event["occurred_at"])
+    day = booked_at.astimezone(SHANGHAI).date()
+    for item in event["data"].get("institutions") or []:
+        institution_id = int(item["institution_id"])
+        division = item.get("township_code") or _known_division(session, institution_id)
+        if division is None:
+            continue  # an institution no report can place yet
+        balance = int(item["balance_fen"])
+        row = session.get(EscrowBalanceFact, (institution_id, day))
+        if row is None:
+            session.add(EscrowBalanceFact(institution_id=institution_id, day=day, balance_fen=balance,
+                                          division_code=validate_code(division, field="data.township_code"),
+                                          booked_at=booked_at))
+            session.flush()
+        elif booked_at >= row.booked_at:
+            row.balance_fen, row.booked_at = balance, booked_at
+
+
+def _known_division(session: Session, institution_id: int) -> str | None:
+    fact = session.get(InstitutionFact, institution_id)
+    if fact is not None:
+        return fact.division_code
+    return session.scalar(select(EscrowAccountFact.division_code)
+                          .where(EscrowAccountFact.institution_id == institution_id).limit(1))
+
+
+APPLIERS = {
+    "escrow_account_opened": _account_opened,
+    "escrow_account_closed": _account_closed,
+    "escrow_alert_raised": _alert_raised,
+    "escrow_alert_closed": _alert_closed,
+    "bank_transactions_booked": _balances_booked,
+}
+
+
+def apply_escrow_event(session: Session, event_type: str, event: object) -> bool:
+    return apply_once(session, ProcessedEvent, event, APPLIERS[event_type])
+
+
+def escrow_summary(session: Session, actor: Actor, division_code: str | None = None, as_of: str | None = None) -> dict:
+    division_code = division_code or actor.division_code
+    validate_code(division_code, field="division")
+    authorize(actor, "reporting.read")
+    if not is_within(division_code, actor.division_code):
+        raise Forbidden("无权查看该行政区划的报表", field="division")
+    day = _parse_as_of(as_of)
+    prefix = scope_prefix(division_code)
+
+    accounts_open = session.scalar(select(func.count()).select_from(EscrowAccountFact).where(
+        EscrowAccountFact.division_code.startswith(prefix), EscrowAccountFact.opened_on <= day,
+        or_(EscrowAccountFact.closed_on.is_(None), EscrowAccountFact.closed_on > day)))
+
+    latest = (select(EscrowBalanceFact.institution_id, func.max(EscrowBalanceFact.day).label("day"))
+              .where(EscrowBalanceFact.division_code.startswith(prefix), EscrowBalanceFact.day <= day)
+              .group_by(EscrowBalanceFact.institution_id).subquery())
+    funds = session.scalar(select(func.coalesce(func.sum(EscrowBalanceFact.balance_fen), 0)).join(
+        latest, and_(latest.c.institution_id == EscrowBalanceFact.institution_id,
+                     latest.c.day == EscrowBalanceFact.day)))
+
+    open_alerts = session.execute(
+        select(EscrowAlertFact.kind, func.count()).where(
+            EscrowAlertFact.division_code.startswith(prefix), EscrowAlertFact.raised_on <= day,
+            or_(EscrowAlertFact.closed_on.is_(None), EscrowAlertFact.closed_on > day))
+        .group_by(EscrowAlertFact.kind)).all()
+    by_kind = {kind: int(n) for kind, n in open_alerts}
+    return {
+        "as_of": day.isoformat(), "division_code": division_code,
+        "accounts_open": int(accounts_open or 0), "funds_under_supervision_fen": int(funds or 0),
+        "alerts_open": sum(by_kind.values()), "alerts_open_by_kind": by_kind,
+    }
