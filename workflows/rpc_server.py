@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import json
 import re
 import time
@@ -51,6 +50,7 @@ from services.common.errors import (
 from services.common.identity import ActorSigner
 from services.common.logging import get_logger
 from services.common.policy import authorize
+from services.common.rpc_wire import resolve_call
 from workflows.amqp import LoopConsumer
 from workflows.approvals.contracts import CaseState, case_decision, case_state_as_dict
 from workflows.errors import domain_error
@@ -283,18 +283,7 @@ class RpcServer(LoopConsumer):
         log = get_logger(rpc=f"{SERVICE_NAME}.{method}", correlation_id=cid)
         started = time.perf_counter()
         try:
-            try:
-                body = message.decode()
-                args, kwargs = body["args"], body["kwargs"]
-            except Exception:
-                raise MalformedRequest("Message missing `args` or `kwargs`") from None
-            function = self.methods.get(method)
-            if function is None:
-                raise MethodNotFound(method)
-            try:
-                inspect.signature(function).bind(*args, **kwargs)
-            except TypeError as exc:
-                raise IncorrectSignature(str(exc)) from None
+            function, args, kwargs = resolve_call(self.methods, method, message.body)
             result = await function(*args, **kwargs)
         except DomainError as exc:
             log.info("rpc_refused", error=exc.code, message=exc.message, field=exc.field,

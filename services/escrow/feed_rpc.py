@@ -11,18 +11,17 @@ A plain thread with its own connection; calls are short reads, handled one at a 
 """
 from __future__ import annotations
 
-import inspect
-import json
 import re
 import socket
 import threading
 import time
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
-from nameko.exceptions import IncorrectSignature, MalformedRequest, MethodNotFound, serialize
+from nameko.exceptions import serialize
 
 from services.common.errors import DomainError, NotFound, Unavailable, ValidationFailed
 from services.common.logging import get_logger
+from services.common.rpc_wire import resolve_call
 from services.common.policy import authorize
 
 from .feed_wire import STATEMENT_PREFIX
@@ -149,18 +148,7 @@ class FeedRpcServer(threading.Thread):
         started = time.perf_counter()
         result, error = None, None
         try:
-            try:
-                body = json.loads(message.body)
-                args, kwargs = body["args"], body["kwargs"]
-            except Exception:
-                raise MalformedRequest("Message missing `args` or `kwargs`") from None
-            function = self.methods.get(method)
-            if function is None:
-                raise MethodNotFound(method)
-            try:
-                inspect.signature(function).bind(*args, **kwargs)
-            except TypeError as exc:
-                raise IncorrectSignature(str(exc)) from None
+            function, args, kwargs = resolve_call(self.methods, method, message.body)
             result = function(*args, **kwargs)
         except DomainError as exc:
             error = exc

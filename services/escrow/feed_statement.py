@@ -20,6 +20,8 @@ The file may be UTF-8 (with or without BOM) or GBK/GB18030, comma-, tab- or semi
 """
 from __future__ import annotations
 
+from services.common.textfiles import decode_office_text
+
 import csv
 import io
 import re
@@ -80,14 +82,8 @@ class Statement:
 
 
 def decode(content: bytes) -> str:
-    if content.startswith(b"\xef\xbb\xbf"):
-        return content[3:].decode("utf-8")
     try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return content.decode("gb18030")  # a superset of GBK
+        return decode_office_text(content)
     except UnicodeDecodeError:
         raise StatementFileError("无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV") from None
 

@@ -7,6 +7,8 @@ Row numbers are the spreadsheet's: the header is row 1.
 """
 from __future__ import annotations
 
+from services.common.textfiles import decode_office_text
+
 import csv
 import io
 from dataclasses import dataclass
@@ -54,16 +56,8 @@ def read_ledger_path(path) -> LedgerTable:
 
 
 def _decode(content: bytes) -> str:
-    if content.startswith(b"\xef\xbb\xbf"):
-        return content[3:].decode("utf-8", errors="strict")
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return content.decode("utf-16")
     try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return content.decode("gb18030")  # a superset of GBK
+        return decode_office_text(content)
     except UnicodeDecodeError:
         raise LedgerFileError("无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV") from None
 
