@@ -38,7 +38,7 @@ from services.common.config import amqp_uri, database_url, project_root
 from services.common.db import make_engine, migrate
 from services.common.logging import configure_logging
 from services.escrow.feed import MIGRATIONS, PREFETCH, FeedConsumer
-from services.escrow.feed_wire import (
+from services.common.bank_feed_wire import (
     BOOKED_EVENT,
     FEED_ROUTING_KEY,
     PERSISTENT,

@@ -10,6 +10,7 @@ flight then are redelivered by the broker, so handlers must be idempotent.
 """
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextvars
 import queue
@@ -25,7 +26,7 @@ from kombu.message import Message
 from services.common.logging import get_logger
 
 
-class LoopConsumer(threading.Thread):
+class LoopConsumer(threading.Thread, abc.ABC):
     """Subclasses say which queues to consume, start work per message and settle it."""
 
     def __init__(
@@ -56,16 +57,17 @@ class LoopConsumer(threading.Thread):
         self._context = contextvars.copy_context()
 
     # --- for subclasses -------------------------------------------------------------------
+    @abc.abstractmethod
     def queues(self) -> list[Queue]:
-        raise NotImplementedError
+        """The queues to consume (declared and bound on connect)."""
 
+    @abc.abstractmethod
     def start_work(self, message: Message) -> Coroutine[Any, Any, Any] | None:
         """In this thread: return the coroutine to run for `message`, or settle it and return None."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def finish_work(self, message: Message, future: Future, producer: Producer) -> None:
         """In this thread, once the coroutine is done: ack / reject / reply."""
-        raise NotImplementedError
 
     # --- lifecycle ------------------------------------------------------------------------
     def stop(self, timeout: float | None = None) -> None:

@@ -6,6 +6,7 @@ queue); a Temporal failure requeues the message after a pause.
 """
 from __future__ import annotations
 
+import abc
 import asyncio
 from concurrent.futures import Future
 
@@ -35,9 +36,9 @@ class EventBridge(LoopConsumer):
         return [Queue(self.queue_name, bindings=[binding(exchange, routing_key=k) for k in self.event_types],
                       durable=True)]
 
+    @abc.abstractmethod
     async def handle(self, envelope: dict, correlation_id: str | None) -> str:
         """Start or signal a workflow; return an outcome name counted in `stats`."""
-        raise NotImplementedError
 
     def start_work(self, message: Message):
         cid = (message.headers or {}).get(CORRELATION_HEADER)

@@ -40,7 +40,7 @@ from services.common.policy import authorize
 
 from .feed_rules import Batch, MalformedBatch, check_transactions, common_division, decode_batch
 from .feed_store import Booked, Malformed, open_store
-from .feed_wire import (
+from services.common.bank_feed_wire import (
     BOOKED_EVENT,
     DLQ_ROUTING_KEY,
     PERSISTENT,

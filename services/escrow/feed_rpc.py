@@ -24,7 +24,7 @@ from services.common.logging import get_logger
 from services.common.rpc_wire import resolve_call
 from services.common.policy import authorize
 
-from .feed_wire import STATEMENT_PREFIX
+from services.common.bank_feed_wire import STATEMENT_PREFIX
 
 SERVICE_NAME = "escrow_feed"
 RPC_EXCHANGE = "nameko-rpc"

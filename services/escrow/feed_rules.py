@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Mapping
 
-from .feed_wire import MAX_BATCH_ROWS, STATEMENT_PREFIX, statement_batch_id
+from services.common.bank_feed_wire import MAX_BATCH_ROWS, STATEMENT_PREFIX, statement_batch_id
 
 KINDS = ("receipt", "release", "refund")  # 收款 / 划转（释放至基本户）/ 退款
 KIND_NAMES = {"receipt": "收款", "release": "划转", "refund": "退款"}

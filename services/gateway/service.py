@@ -5,6 +5,9 @@ only for the identity store it holds.
 """
 from __future__ import annotations
 
+import base64
+import uuid
+
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
@@ -14,7 +17,9 @@ from services.common.config import amqp_uri, deployment, load_secrets
 from services.common.context import Context
 from services.common.db import Database
 from services.common.errors import NotAuthenticated, ValidationFailed
+from services.common.bank_feed_wire import MAX_BATCH_ROWS, publish_batches, statement_chunk
 from services.common.identity import ActorSigner
+from services.common.policy import authorize
 from services.common.service_kit import paging
 
 from . import health, identity
@@ -255,28 +260,14 @@ class GatewayService:
 
     @api("POST", "/api/registry/imports/file")
     def import_ledger_file(self, request):
-        """The whole import in one request: the body is the .csv/.xlsx file, `?name=` its file name."""
-        from eventlet import tpool
-
-        from services.registry.ledger_file import LedgerFileError, read_ledger
-
-        name = request.args.get("name") or ""
+        """The whole import in one request: the body is the .csv/.xlsx file, `?name=` its file name.
+        The registry parses it (the ledger's format is the registry's business)."""
         content = read_body(request, max_bytes=MAX_IMPORT_BYTES)
-        try:
-            table = tpool.execute(read_ledger, name, content)  # CPU-bound: off the gateway's event loop
-        except LedgerFileError as exc:
-            raise ValidationFailed(str(exc), field="file") from None
         actor = self._actor(request)
-        signed = self.auth.signer.sign(actor)
-        batch = self.registry.create_import(signed, {"file_name": name, "headers": table.headers})
-        if batch["state"] != "open":
-            return _import_answer(batch)
-        if not table.rows:
-            raise ValidationFailed("文件中没有数据行", field="file")
-        rows = [{"row": number, "cells": cells} for number, cells in table.rows]
-        for start in range(0, len(rows), IMPORT_CHUNK_ROWS):
-            self.registry.add_import_rows(signed, batch["id"], rows[start:start + IMPORT_CHUNK_ROWS])
-        result = self.registry.commit_import(signed, batch["id"], identity.township_directory(self.db, actor))
+        result = self.registry.import_ledger_file(
+            self.auth.signer.sign(actor), request.args.get("name") or "",
+            base64.b64encode(content).decode("ascii"), identity.township_directory(self.db, actor),
+        )
         return _import_answer(result)
 
     # -- bank statements (对账单) into the bank feed (issue 4): chunks published as feed batches ----
@@ -284,11 +275,6 @@ class GatewayService:
     @api("POST", "/api/escrow/statements")
     def create_statement(self, request):
         """A statement id for an upload; chunk n becomes feed batch `stmt-<id>-<n>` (retries are idempotent)."""
-        import uuid
-
-        from services.common.policy import authorize
-        from services.escrow.feed_wire import MAX_BATCH_ROWS
-
         authorize(self._actor(request), "escrow.import_statement")
         return 201, {"statement_id": uuid.uuid4().hex, "chunk_rows": MAX_BATCH_ROWS}
 
@@ -296,9 +282,6 @@ class GatewayService:
     def add_statement_chunk(self, request, statement_id, chunk):
         """Body {bank_code, transactions: [...]} (the feed's wire format, rows numbered). 202: queued;
         the bank feed checks and books it — GET the statement for the outcome."""
-        from services.common.policy import authorize
-        from services.escrow.feed_wire import publish_batches, statement_chunk
-
         actor = self._actor(request)
         authorize(actor, "escrow.import_statement")
         batch_id, body = statement_chunk(statement_id, chunk, read_json(request, max_bytes=MAX_IMPORT_BYTES),

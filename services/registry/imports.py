@@ -303,3 +303,27 @@ def _publish(dispatch: Dispatch, events: list[tuple[str, dict]]) -> None:
         return
     for event_type, event in events:
         dispatch(event_type, event)
+
+
+def read_uploaded_ledger(file_name: object, content_b64: object):
+    """Parse an uploaded ledger file (base64) off the event loop; a bad file is a ValidationFailed."""
+    import base64
+    import binascii
+
+    from eventlet import tpool
+
+    from .ledger_file import LedgerFileError, read_ledger
+
+    if not isinstance(file_name, str) or not isinstance(content_b64, str):
+        raise ValidationFailed("请上传 .csv 或 .xlsx 文件", field="file")
+    try:
+        content = base64.b64decode(content_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationFailed("文件内容编码无效", field="file") from None
+    try:
+        table = tpool.execute(read_ledger, file_name, content)  # CPU-bound: not on the service's green threads
+    except LedgerFileError as exc:
+        raise ValidationFailed(str(exc), field="file") from None
+    if not table.rows:
+        raise ValidationFailed("文件中没有数据行", field="file")
+    return table

@@ -135,6 +135,18 @@ class RegistryService(service_kit.ServiceBase):
         return result
 
     @rpc
+    def import_ledger_file(self, actor, file_name, content_b64, townships):
+        """The whole import in one call: the .csv/.xlsx file (base64), parsed here, all or nothing."""
+        signed_actor = self.actors.verify(actor)
+        table = imports.read_uploaded_ledger(file_name, content_b64)
+        batch = imports.create_import(self.db, signed_actor, {"file_name": file_name, "headers": table.headers})
+        if batch["state"] != "open":
+            return batch
+        imports.add_import_rows(self.db, signed_actor, batch["id"],
+                                [{"row": number, "cells": cells} for number, cells in table.rows])
+        return self.commit_import(actor, batch["id"], townships)
+
+    @rpc
     def get_import(self, actor, batch_id):
         return imports.get_import(self.db, self.actors.verify(actor), batch_id)
 

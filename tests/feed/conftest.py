@@ -15,7 +15,7 @@ from services.common.db import migrate
 from services.common.identity import ActorSigner
 from services.escrow.feed import MIGRATIONS, FeedConsumer
 from services.escrow.feed_store import open_store
-from services.escrow.feed_wire import BOOKED_EVENT, DLQ_QUEUE, FEED_QUEUE, declare_topology, events_exchange
+from services.common.bank_feed_wire import BOOKED_EVENT, DLQ_QUEUE, FEED_QUEUE, declare_topology, events_exchange
 from shuangjian.infra import create_vhost, delete_vhost
 from tests import feed_store_cases as cases
 

@@ -5,7 +5,7 @@ import json
 
 from services.common.identity import Actor, DepartmentKind
 from services.escrow.feed_rpc import FeedRpcServer
-from services.escrow.feed_wire import (
+from services.common.bank_feed_wire import (
     BOOKED_EVENT,
     DLQ_QUEUE,
     encode_batch,

@@ -14,7 +14,7 @@ from services.escrow.feed_rules import (
     common_division,
     decode_batch,
 )
-from services.escrow.feed_wire import MAX_BATCH_ROWS, statement_batch_id
+from services.common.bank_feed_wire import MAX_BATCH_ROWS, statement_batch_id
 
 NOW = datetime(2021, 11, 20, 12, 0, tzinfo=timezone.utc)
 ACCOUNTS = {
