@@ -34,7 +34,7 @@ def migrate(service: str, migrations_dir: Path, url: str) -> None:
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("version_table", f"alembic_version_{service}")
     cfg.attributes["url"] = url
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")  # independent branches (one per feature) may coexist
 
 
 class Database(DependencyProvider):
