@@ -11,8 +11,9 @@ from services.common.divisions import scope_prefix, validate_code
 from services.common.idempotency import apply_once
 from services.common.identity import Actor
 from services.common.policy import authorize
+from services.common.workdays import SHANGHAI
 
-from . import domain
+from . import domain, schedule_rules
 from .models import InspectionLead, InspectionTarget, ProcessedEvent
 
 
@@ -59,32 +60,64 @@ def list_inspection_targets(session: Session, actor: Actor) -> dict:
 # -- leads (线索): escrow alerts become cases to check (issue 4) ------------------------------------
 
 
-def _lead_from_escrow_alert(session: Session, event: dict) -> None:
-    data = event["data"]
-    institution_id = int(data["institution_id"])
-    kind = str(data["kind"])
-    division = validate_code(data["township_code"], field="data.township_code")
-    evidence = data.get("evidence") or {}
-    if not isinstance(evidence, dict):
-        raise ValueError("evidence 应为 JSON 对象")
-    seen = datetime.fromisoformat(data.get("raised_at") or event["occurred_at"])
-    key = domain.lead_key("escrow_alert", institution_id, kind)
+def add_lead(session: Session, *, source: str, institution_id: int, institution_name: str | None,
+             division_code: str, reason_kind: str, reason_name: str, evidence: dict, ref, seen: datetime) -> None:
+    """One open lead per source, institution and reason: a repeated signal adds to it."""
+    key = domain.lead_key(source, institution_id, reason_kind)
     lead = session.scalar(select(InspectionLead).where(InspectionLead.dedup_key == key))
     if lead is None:
         target = session.get(InspectionTarget, institution_id)
         session.add(InspectionLead(
-            source="escrow_alert", dedup_key=key, institution_id=institution_id,
-            institution_name=data.get("institution_name") or (target.name if target else None),
-            division_code=division, reason_kind=kind, reason_name=str(data.get("kind_name") or kind),
-            evidence=evidence, source_refs=[int(data["alert_id"])], occurrences=1, status="open",
+            source=source, dedup_key=key, institution_id=institution_id,
+            institution_name=institution_name or (target.name if target else None),
+            division_code=division_code, reason_kind=reason_kind, reason_name=reason_name,
+            evidence=evidence, source_refs=[ref], occurrences=1, status="open",
             first_seen_at=seen, last_seen_at=seen,
         ))
         session.flush()
         return
     lead.occurrences += 1
-    lead.source_refs = [*lead.source_refs, int(data["alert_id"])]
+    lead.source_refs = [*lead.source_refs, ref]
     lead.evidence = evidence
     lead.last_seen_at = max(lead.last_seen_at, seen)
+
+
+def _lead_from_escrow_alert(session: Session, event: dict) -> None:
+    data = event["data"]
+    kind = str(data["kind"])
+    evidence = data.get("evidence") or {}
+    if not isinstance(evidence, dict):
+        raise ValueError("evidence 应为 JSON 对象")
+    add_lead(
+        session, source="escrow_alert", institution_id=int(data["institution_id"]),
+        institution_name=data.get("institution_name"),
+        division_code=validate_code(data["township_code"], field="data.township_code"),
+        reason_kind=kind, reason_name=str(data.get("kind_name") or kind), evidence=evidence,
+        ref=int(data["alert_id"]), seen=datetime.fromisoformat(data.get("raised_at") or event["occurred_at"]),
+    )
+
+
+def _leads_from_course(session: Session, event: dict) -> None:
+    """A published course whose weekly schedule breaks the 双减 time rules becomes leads."""
+    data = event["data"]
+    published = datetime.fromisoformat(data.get("published_at") or event["occurred_at"])
+    findings = schedule_rules.schedule_findings(
+        str(data["category"]), str(data["mode"]), list(data["schedule"]), published.astimezone(SHANGHAI).date(),
+    )
+    for finding in findings:
+        add_lead(
+            session, source="course_schedule", institution_id=int(data["institution_id"]),
+            institution_name=data.get("institution_name"),
+            division_code=validate_code(data["township_code"], field="data.township_code"),
+            reason_kind=finding.kind, reason_name=finding.name,
+            evidence=finding.evidence | {"course_id": data["id"], "course_name": data.get("name"),
+                                         "subject": data.get("subject")},
+            ref=int(data["id"]), seen=published,
+        )
+
+
+def apply_course_published(session: Session, event: dict) -> bool:
+    return apply_once(session, ProcessedEvent, event, _leads_from_course)
 
 
 def apply_escrow_alert_raised(session: Session, event: dict) -> bool:

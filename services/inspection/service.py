@@ -33,6 +33,11 @@ class InspectionService(service_kit.ServiceBase):
         applied = handlers.apply_escrow_alert_raised(self.db, event)
         self.ctx.log.info("inspection_lead_recorded", event_id=event.get("event_id"), applied=applied)
 
+    @event_handler("registry", "course_published")
+    def on_course_published(self, event):
+        applied = handlers.apply_course_published(self.db, event)
+        self.ctx.log.info("course_schedule_checked", event_id=event.get("event_id"), applied=applied)
+
     @rpc
     def list_leads(self, actor, status=None):
         return handlers.list_leads(self.db, self.actors.verify(actor), status)
