@@ -43,7 +43,27 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "inspection.read": frozenset(
         {K.education, K.public_security, K.urban_management, K.market_regulation, K.township, K.ops}
     ),
+    # complaints (举报, issue 5 part 5): the public form comes in through the gateway as the platform;
+    # education leads (triage with 督导室, assigns); the assigned department answers — the service
+    # also checks the actor's department against the complaint's (complaint_rules.check_handler)
+    "inspection.complaint_intake": frozenset({K.system}),
+    "inspection.complaint_import": frozenset({K.education, K.supervision_office, K.ops}),
+    "inspection.complaint_read": frozenset(
+        {K.education, K.supervision_office, K.market_regulation, K.public_security, K.urban_management,
+         K.township, K.ops, K.system}
+    ),
+    "inspection.complaint_triage": frozenset({K.education, K.supervision_office}),
+    "inspection.complaint_assign": frozenset({K.education}),
+    "inspection.complaint_handle": frozenset(
+        {K.education, K.market_regulation, K.public_security, K.urban_management, K.township}
+    ),
+    "inspection.flag_overdue_complaints": frozenset({K.system, K.education}),
+    "inspection.manage_complaint_settings": frozenset({K.education, K.ops}),
     "reporting.read": frozenset({K.education, K.supervision_office, K.ops}),
+    # school supervision (督导, issue 5 part 6): 督导室 and education record and read
+    "supervision.record": frozenset({K.supervision_office, K.education}),
+    "supervision.read": frozenset({K.supervision_office, K.education}),
+    "supervision.manage_settings": frozenset({K.supervision_office, K.education}),
     "identity.manage_users": frozenset({K.ops, K.education}),
     "ops.read_health": EVERY_DEPARTMENT,
 }
@@ -56,7 +76,9 @@ REQUIRED_ROLES: dict[str, Role] = {
     "registry.manage_county_settings": Role.leader,
     "escrow.manage_settings": Role.leader,
     "escrow.close_alert": Role.leader,
+    "inspection.manage_complaint_settings": Role.leader,
     "identity.manage_users": Role.admin,
+    "supervision.manage_settings": Role.leader,
 }
 
 

@@ -483,6 +483,75 @@ class GatewayService:
     def inspection_leads(self, request):
         return self.inspection.list_leads(self._signed(request), request.args.get("status") or None)
 
+    # -- school supervision (督导: zones, visits, homework, 一校一案; issue 5 part 6) ----------------
+
+    @api("GET", "/api/supervision/schools")
+    def supervision_schools(self, request):
+        return self.inspection.list_supervised_schools(self._signed(request), request.args.get("zone") or None)
+
+    @api("GET", "/api/supervision/zones")
+    def supervision_zones(self, request):
+        return self.inspection.list_supervision_zones(self._signed(request))
+
+    @api("PUT", "/api/supervision/zones")
+    def set_supervision_zone(self, request):
+        return self.inspection.set_supervision_zone(self._signed(request), read_json(request))
+
+    @api("POST", "/api/supervision/visits")
+    def record_school_visit(self, request):
+        return 201, self.inspection.record_school_visit(self._signed(request), read_json(request))
+
+    @api("GET", "/api/supervision/visits")
+    def list_school_visits(self, request):
+        school = request.args.get("school")
+        return self.inspection.list_school_visits(self._signed(request), request.args.get("month") or None,
+                                                  _int_arg(request, "school", 0) if school else None)
+
+    @api("GET", "/api/supervision/coverage")
+    def supervision_coverage(self, request):
+        month = request.args.get("month")
+        if not month:
+            raise ValidationFailed("请指定月份 YYYY-MM", field="month")
+        return self.inspection.supervision_coverage(self._signed(request), month,
+                                                    request.args.get("division") or None)
+
+    @api("POST", "/api/supervision/homework")
+    def publish_homework(self, request):
+        return 201, self.inspection.publish_homework(self._signed(request), read_json(request))
+
+    @api("GET", "/api/supervision/schools/<int:school_id>/homework")
+    def list_homework(self, request, school_id):
+        return self.inspection.list_homework(self._signed(request), school_id, request.args.get("from") or None,
+                                             request.args.get("to") or None)
+
+    @api("POST", "/api/supervision/homework-checks")
+    def check_homework(self, request):
+        return self.inspection.check_homework(self._signed(request), read_json(request))
+
+    @api("POST", "/api/supervision/after-school-plans")
+    def file_after_school_plan(self, request):
+        return 201, self.inspection.file_after_school_plan(self._signed(request), read_json(request))
+
+    @api("PUT", "/api/supervision/after-school-figures")
+    def record_after_school_figures(self, request):
+        return self.inspection.record_after_school_figures(self._signed(request), read_json(request))
+
+    @api("GET", "/api/supervision/after-school")
+    def after_school_report(self, request):
+        year = request.args.get("school_year")
+        return self.inspection.after_school_report(self._signed(request),
+                                                   _int_arg(request, "school_year", 0) if year else None,
+                                                   request.args.get("as_of") or None)
+
+    @api("GET", "/api/supervision/settings")
+    def get_supervision_settings(self, request):
+        return self.inspection.get_supervision_settings(self._signed(request), request.args.get("county") or None)
+
+    @api("PUT", "/api/supervision/settings")
+    def set_supervision_settings(self, request):
+        return self.inspection.set_supervision_settings(self._signed(request), request.args.get("county") or None,
+                                                        read_json(request))
+
     @api("GET", "/api/reports/escrow-summary")
     def escrow_summary(self, request):
         args = request.args
@@ -490,6 +559,98 @@ class GatewayService:
             self._signed(request), args.get("division") or None, args.get("as_of") or None
         )
 
+
+    # -- complaints (举报, issue 5 part 5): a public form without login, and the officials' desk ------
+
+    def _public_actor(self) -> str:
+        """The public form acts as the platform for the county this gateway serves."""
+        from services.common.identity import system_actor
+
+        return self.auth.signer.sign(system_actor(deployment().root_code, name="public_complaints"))
+
+    def _rate_limited(self, request, buckets):
+        from . import ratelimit
+
+        wait = buckets.take(request.remote_addr or "unknown")
+        if not wait:
+            return None
+        seconds = ratelimit.retry_after(wait)
+        self.ctx.log.warning("public_rate_limited", client=request.remote_addr, retry_after=seconds)
+        error = {"code": "rate_limited", "message": f"提交过于频繁，请{seconds}秒后再试", "field": None}
+        return json_response({"error": error}, 429, headers={"Retry-After": str(seconds)})
+
+    @api("POST", "/api/public/complaints")
+    def submit_public_complaint(self, request):
+        """No login. {content, institution_name | institution_id, township_code, contact_phone} → 201
+        {receipt_no, status}. Rate-limited per client IP (429 with Retry-After)."""
+        from . import ratelimit
+
+        limited = self._rate_limited(request, ratelimit.public_submissions)
+        if limited is not None:
+            return limited
+        return 201, self.inspection.submit_public_complaint(self._public_actor(), read_json(request))
+
+    @api("GET", "/api/public/complaints/<string:receipt_no>")
+    def public_complaint_status(self, request, receipt_no):
+        """No login: status and the official reply only."""
+        from . import ratelimit
+
+        limited = self._rate_limited(request, ratelimit.public_lookups)
+        if limited is not None:
+            return limited
+        return self.inspection.get_public_complaint_status(self._public_actor(), receipt_no)
+
+    @api("GET", "/api/complaints")
+    def list_complaints(self, request):
+        """?status=&department=&township=&channel=&overdue=true|false&as_of=&limit=&offset="""
+        limit, offset = paging(_int_arg(request, "limit", 100), _int_arg(request, "offset", 0))
+        args = request.args
+        filters = {k: args.get(k) for k in ("status", "department", "township", "channel", "overdue", "as_of")}
+        filters = {k: v for k, v in filters.items() if v}
+        return self.inspection.list_complaints(self._signed(request), filters, limit, offset)
+
+    @api("GET", "/api/complaints/<int:complaint_id>")
+    def get_complaint(self, request, complaint_id):
+        return self.inspection.get_complaint(self._signed(request), complaint_id)
+
+    @api("POST", "/api/complaints/<int:complaint_id>/triage")
+    def triage_complaint(self, request, complaint_id):
+        return self.inspection.triage_complaint(self._signed(request), complaint_id, read_json(request))
+
+    @api("POST", "/api/complaints/<int:complaint_id>/assignment")
+    def assign_complaint(self, request, complaint_id):
+        return self.inspection.assign_complaint(self._signed(request), complaint_id, read_json(request))
+
+    @api("POST", "/api/complaints/<int:complaint_id>/reply")
+    def reply_complaint(self, request, complaint_id):
+        return self.inspection.reply_complaint(self._signed(request), complaint_id, read_json(request))
+
+    @api("POST", "/api/complaints/<int:complaint_id>/closure")
+    def close_complaint(self, request, complaint_id):
+        return self.inspection.close_complaint(self._signed(request), complaint_id, read_json(request))
+
+    @api("POST", "/api/complaints/imports/file")
+    def import_complaints_file(self, request):
+        """The 互联网+教育督导 export (.csv, UTF-8 or GBK) as the body: all rows or none (422)."""
+        content = read_body(request, max_bytes=MAX_IMPORT_BYTES)
+        actor = self._actor(request)
+        result = self.inspection.import_complaints_csv(
+            self.auth.signer.sign(actor), base64.b64encode(content).decode("ascii"),
+            identity.township_directory(self.db, actor))
+        return _import_answer(result)
+
+    @api("POST", "/api/complaints/overdue-scan")
+    def flag_overdue_complaints(self, request):
+        """Mark and announce newly overdue complaints now (?as_of= ISO time)."""
+        return self.inspection.flag_overdue_complaints(self._signed(request), request.args.get("as_of") or None)
+
+    @api("GET", "/api/complaints/settings")
+    def get_complaint_settings(self, request):
+        return self.inspection.get_complaint_settings(self._signed(request), request.args.get("county") or None)
+
+    @api("PUT", "/api/complaints/settings")
+    def set_complaint_settings(self, request):
+        return self.inspection.set_complaint_settings(self._signed(request), read_json(request))
 
 MAX_IMPORT_BYTES = 16 << 20  # ledger rows and files only; every other route keeps api.MAX_BODY_BYTES
 IMPORT_CHUNK_ROWS = 1000

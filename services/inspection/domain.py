@@ -10,7 +10,7 @@ def initial_risk_grade(category: str) -> str:
 
 
 LEAD_STATUS_NAMES = {"open": "待核查"}
-LEAD_SOURCE_NAMES = {"escrow_alert": "预收费资金预警", "course_schedule": "课程表自动比对"}
+LEAD_SOURCE_NAMES = {"escrow_alert": "预收费资金预警", "course_schedule": "课程表自动比对", "complaint": "群众举报"}
 
 
 def lead_key(source: str, institution_id: int, reason_kind: str) -> str:

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nameko.events import event_handler
+from nameko.events import EventDispatcher, event_handler
 
 from services.common.db import Database
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import rpc
 
 from . import handlers
+from . import supervision  # school supervision (督导), issue 5 part 6
+from . import complaints  # issue 5 part 5: 举报
 
 
 class InspectionService(service_kit.ServiceBase):
@@ -41,3 +43,120 @@ class InspectionService(service_kit.ServiceBase):
     @rpc
     def list_leads(self, actor, status=None):
         return handlers.list_leads(self.db, self.actors.verify(actor), status)
+
+    # -- school supervision (督导: zones, visits, homework, 一校一案; issue 5 part 6) ------------------
+
+    supervision_events = EventDispatcher()
+
+    @event_handler("registry", "school_registered")
+    def on_school_registered(self, event):
+        applied = supervision.apply_school_registered(self.db, event)
+        self.ctx.log.info("supervised_school_added", event_id=event.get("event_id"), applied=applied)
+
+    @rpc
+    def list_supervised_schools(self, actor, zone=None):
+        return supervision.list_schools(self.db, self.actors.verify(actor), zone)
+
+    @rpc
+    def list_supervision_zones(self, actor):
+        return supervision.list_zones(self.db, self.actors.verify(actor))
+
+    @rpc
+    def set_supervision_zone(self, actor, data):
+        return supervision.set_zone(self.db, self.actors.verify(actor), data)
+
+    @rpc
+    def record_school_visit(self, actor, data):
+        return supervision.record_visit(self.db, self.supervision_events, self.actors.verify(actor), data)
+
+    @rpc
+    def list_school_visits(self, actor, month=None, school_id=None):
+        return supervision.list_visits(self.db, self.actors.verify(actor), month, school_id)
+
+    @rpc
+    def supervision_coverage(self, actor, month, division_code=None):
+        return supervision.coverage(self.db, self.actors.verify(actor), month, division_code)
+
+    @rpc
+    def publish_homework(self, actor, data):
+        return supervision.publish_homework(self.db, self.actors.verify(actor), data)
+
+    @rpc
+    def list_homework(self, actor, school_id, date_from=None, date_to=None):
+        return supervision.list_homework(self.db, self.actors.verify(actor), school_id, date_from, date_to)
+
+    @rpc
+    def check_homework(self, actor, data):
+        return supervision.check_homework(self.db, self.supervision_events, self.actors.verify(actor), data)
+
+    @rpc
+    def file_after_school_plan(self, actor, data):
+        return supervision.file_after_school_plan(self.db, self.supervision_events, self.actors.verify(actor), data)
+
+    @rpc
+    def record_after_school_figures(self, actor, data):
+        return supervision.record_after_school_figures(self.db, self.actors.verify(actor), data)
+
+    @rpc
+    def after_school_report(self, actor, school_year=None, as_of=None):
+        return supervision.after_school_report(self.db, self.actors.verify(actor), school_year, as_of)
+
+    @rpc
+    def get_supervision_settings(self, actor, county_code=None):
+        return supervision.get_settings(self.db, self.actors.verify(actor), county_code)
+
+    @rpc
+    def set_supervision_settings(self, actor, county_code, settings):
+        return supervision.set_settings(self.db, self.actors.verify(actor), county_code, settings)
+
+    # -- complaints (举报, issue 5 part 5): services/inspection/complaints.py ----------------------
+
+    complaint_events = EventDispatcher()
+
+    @rpc
+    def submit_public_complaint(self, actor, data):
+        return complaints.submit_public(self.db, self.complaint_events, self.actors.verify(actor), data)
+
+    @rpc
+    def get_public_complaint_status(self, actor, receipt_no):
+        return complaints.public_status(self.db, self.actors.verify(actor), receipt_no)
+
+    @rpc
+    def import_complaints_csv(self, actor, content_b64, townships=None):
+        return complaints.import_csv(self.db, self.complaint_events, self.actors.verify(actor), content_b64, townships)
+
+    @rpc
+    def list_complaints(self, actor, filters=None, limit=100, offset=0):
+        return complaints.list_complaints(self.db, self.actors.verify(actor), filters, limit, offset)
+
+    @rpc
+    def get_complaint(self, actor, complaint_id):
+        return complaints.get_complaint(self.db, self.actors.verify(actor), complaint_id)
+
+    @rpc
+    def triage_complaint(self, actor, complaint_id, data):
+        return complaints.triage(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
+
+    @rpc
+    def assign_complaint(self, actor, complaint_id, data):
+        return complaints.assign(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
+
+    @rpc
+    def reply_complaint(self, actor, complaint_id, data):
+        return complaints.reply(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
+
+    @rpc
+    def close_complaint(self, actor, complaint_id, data=None):
+        return complaints.close(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
+
+    @rpc
+    def flag_overdue_complaints(self, actor, as_of=None):
+        return complaints.flag_overdue(self.db, self.complaint_events, self.actors.verify(actor), as_of)
+
+    @rpc
+    def get_complaint_settings(self, actor, county_code=None):
+        return complaints.get_settings(self.db, self.actors.verify(actor), county_code)
+
+    @rpc
+    def set_complaint_settings(self, actor, data):
+        return complaints.set_settings(self.db, self.actors.verify(actor), data)
