@@ -4,13 +4,9 @@ idempotent by 线索编号); a complaint received long ago is overdue at once an
 from __future__ import annotations
 
 import base64
-import json
-import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
-from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 
@@ -18,33 +14,9 @@ from services.common.errors import Conflict, Forbidden, NotFound, ValidationFail
 from services.common.events import make_event
 from services.common.workdays import SHANGHAI
 from services.inspection.service import InspectionService
-from shuangjian.client import wait_until
-from tests.service.support import call
+from tests.service.support import call, captured
 
 TOWNSHIP = "340722100"
-
-
-@contextmanager
-def captured(config, *event_types):
-    """Messages inspection publishes while the block runs: {event type: [data, …]}."""
-    exchange = Exchange("inspection.events", type="topic", durable=True)
-    got: dict[str, list] = {t: [] for t in event_types}
-    with Connection(config["AMQP_URI"]) as conn:
-        channel = conn.channel()
-        queue = Queue(f"test-complaints-{time.monotonic_ns()}", exchange, auto_delete=True, channel=channel)
-        queue.declare()
-        for event_type in event_types:
-            queue.bind_to(exchange, routing_key=event_type)
-        yield got
-
-        def drain():
-            while (message := queue.get(no_ack=True)) is not None:
-                body = json.loads(message.body)
-                got[body["type"]].append(body["data"])
-            return got
-
-        wait_until(drain, lambda g: all(g.values()), seconds=3, interval=0.05)
-        queue.delete()
 
 
 def register(config, container, iid, name):
@@ -76,7 +48,7 @@ def test_public_complaint_from_intake_to_closure(config, inspection, token, syst
     assert call(inspection, "list_complaints", education)["total"] == 0
 
     events = ("complaint_received", "complaint_triaged", "complaint_assigned", "complaint_replied", "complaint_closed")
-    with captured(config, *events) as got:
+    with captured(config, "inspection", *events) as got:
         receipt = call(inspection, "submit_public_complaint", system_token, {
             "content": "该机构周末仍在上数学课，学生很多", "institution_name": "枞阳县学霸培训学校",
             "township_code": TOWNSHIP, "contact_phone": "13800138000"})
@@ -149,7 +121,7 @@ def test_imported_complaints_going_overdue(config, inspection, token, system_tok
 
     good = _csv([["HL-001", long_ago, "周末违规补课", "", TOWNSHIP, "13900001111"],
                  ["HL-002", recent, "假期集中培训", "", "", ""]])
-    with captured(config, "complaint_received", "complaint_overdue") as got:
+    with captured(config, "inspection", "complaint_received", "complaint_overdue") as got:
         result = call(inspection, "import_complaints_csv", education, good)
         assert (result["state"], result["created"], result["unchanged"]) == ("committed", 2, 0)
         again = call(inspection, "import_complaints_csv", education, good)

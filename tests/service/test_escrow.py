@@ -3,13 +3,12 @@ over the caps raises its alert), lessons and refunds announce what the Temporal 
 deadline RPCs are idempotent, and a shortfall reaches inspection and reporting."""
 from __future__ import annotations
 
-import json
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from kombu import Connection, Exchange, Queue
+from kombu import Connection
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import func, select, update
@@ -34,7 +33,7 @@ from services.escrow.service import EscrowService
 from services.inspection.service import InspectionService
 from services.reporting.service import ReportingService
 from shuangjian.client import wait_until
-from tests.service.support import call
+from tests.service.support import call, captured
 
 TOWNSHIP = "340722100"
 
@@ -85,30 +84,6 @@ def db():
 def count(engine, model) -> int:
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(model))
-
-
-@contextmanager
-def captured(config, *event_types):
-    """Messages escrow publishes while the block runs: {event type: [data, …]}."""
-    exchange = Exchange("escrow.events", type="topic", durable=True)
-    got: dict[str, list] = {t: [] for t in event_types}
-    with Connection(config["AMQP_URI"]) as conn:
-        channel = conn.channel()
-        queue = Queue(f"test-escrow-{time.monotonic_ns()}", exchange, bindings=None, auto_delete=True,
-                      channel=channel)
-        queue.declare()
-        for event_type in event_types:
-            queue.bind_to(exchange, routing_key=event_type)
-        yield got
-
-        def drain():
-            while (message := queue.get(no_ack=True)) is not None:
-                body = json.loads(message.body)
-                got[body["type"]].append(body["data"])
-            return got
-
-        wait_until(drain, lambda g: all(g.values()), seconds=3, interval=0.05)
-        queue.delete()
 
 
 def register(config, containers, iid, status="operating", name=None):
@@ -184,7 +159,7 @@ def test_every_refused_charge_says_why_and_stores_nothing(start_services, config
     settings = call(escrow, "set_escrow_settings", leader, "340722", {"charge_cap_fen": 300000})
     assert settings["charge_cap_fen"] == 300000 and settings["max_class_hours"] == 60
 
-    with captured(config, "escrow_alert_raised") as events:  # over the caps: refused *and* an alert
+    with captured(config, "escrow", "escrow_alert_raised") as events:  # over the caps: refused *and* an alert
         refused(ValidationFailed, charge(501, item["id"], "N-1", class_hours=61, amount_fen=488000), "class_hours",
                 "不得超过60课时")
         later = (today_shanghai() + timedelta(days=100)).isoformat()
@@ -244,7 +219,7 @@ def test_lessons_and_refunds_announce_the_timers_and_deadline_calls_are_idempote
     cid = contract["id"]
     call(escrow, "set_escrow_settings", leader, "340722", {"deemed_confirmation_workdays": 7})
 
-    with captured(config, "lesson_delivered", "lesson_confirmed") as events:
+    with captured(config, "escrow", "lesson_delivered", "lesson_confirmed") as events:
         first = call(escrow, "deliver_lesson", clerk, cid, {"lesson_no": 1, "hours": 2})
         call(escrow, "deliver_lesson", clerk, cid, {"lesson_no": 2, "hours": 2})
         assert call(escrow, "deliver_lesson", clerk, cid, {"lesson_no": 2, "hours": 2})["lesson_no"] == 2  # repeat
@@ -268,7 +243,7 @@ def test_lessons_and_refunds_announce_the_timers_and_deadline_calls_are_idempote
         call(escrow, "deliver_lesson", clerk, cid, {"lesson_no": 3, "hours": 37})
     assert info.value.field == "hours" and "合同40课时，已上4课时" in info.value.message
 
-    with captured(config, "refund_requested", "refund_answered") as events:
+    with captured(config, "escrow", "refund_requested", "refund_answered") as events:
         with pytest.raises(ValidationFailed) as info:  # 320000 paid − 32000 given: at most 288000
             call(escrow, "request_refund", clerk, cid, {"amount_fen": 288001, "reason": "搬家"})
         assert info.value.field == "amount_fen" and "可退金额2880.00元" in info.value.message
@@ -418,7 +393,7 @@ def test_the_daily_scan_finds_money_outside_the_account_and_stopped_lessons(
     item = call(escrow, "create_fee_item", clerk, {"institution_id": 506, "name": "书法", "price_per_hour_fen": 5000})
     today = today_shanghai()
     started = {"starts_on": (today - timedelta(days=40)).isoformat(), "ends_on": (today + timedelta(days=40)).isoformat()}
-    with captured(config, "escrow_alert_raised") as events:  # no lesson for 40 days while holding the money
+    with captured(config, "escrow", "escrow_alert_raised") as events:  # no lesson for 40 days while holding the money
         contract = call(escrow, "sign_contract", clerk, charge(506, item["id"], "D-1", class_hours=20,
                                                                amount_fen=100000, **started))
     assert [e["kind"] for e in events["escrow_alert_raised"]] == ["delivery_stopped"]
@@ -429,7 +404,7 @@ def test_the_daily_scan_finds_money_outside_the_account_and_stopped_lessons(
         session.execute(update(Contract).where(Contract.id == contract["id"])
                         .values(signed_at=datetime.now(timezone.utc) - timedelta(days=5)))
         session.commit()
-    with captured(config, "escrow_alert_raised", "escrow_alert_closed") as events:
+    with captured(config, "escrow", "escrow_alert_raised", "escrow_alert_closed") as events:
         scan = call(escrow, "scan_alerts", system_token, "340722")
         assert call(escrow, "scan_alerts", system_token, "340722")["raised"] == []  # once only
         call(escrow, "deliver_lesson", clerk, contract["id"], {"lesson_no": 1})  # lessons resume

@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
@@ -15,7 +14,7 @@ from services.registry.ledger import HEADERS
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from shuangjian.codes import make_uscc
-from tests.service.support import call
+from tests.service.support import call, tap_events
 
 PUBLISHED_ID = "11010519491231002X"  # GB 11643's own example number
 TOWNSHIPS = [{"code": "340722100", "name": "枞阳镇"}, {"code": "340722106", "name": "浮山镇"}]
@@ -29,27 +28,8 @@ def platform(start_services):
 @pytest.fixture
 def bus(config):
     """Every registry event published during the test: `bus.drain()` → [(type, envelope)]."""
-    conn = Connection(config["AMQP_URI"])
-    queue = Queue(f"test-registry-events-{time.monotonic_ns()}", Exchange("registry.events", type="topic",
-                                                                          durable=True),
-                  routing_key="#", auto_delete=True, channel=conn.channel())
-    queue.declare()
-
-    class Bus:
-        def drain(self, expect: int = 0, seconds: float = 5.0) -> list[tuple[str, dict]]:
-            got, deadline = [], time.monotonic() + seconds
-            while True:
-                message = queue.get(no_ack=True)
-                if message is not None:
-                    got.append((message.delivery_info["routing_key"], json.loads(message.body)))
-                    continue
-                if len(got) >= expect or time.monotonic() > deadline:
-                    return got
-                time.sleep(0.05)
-
-    yield Bus()
-    queue.delete()
-    conn.release()
+    with tap_events(config["AMQP_URI"], "registry") as tap:
+        yield tap
 
 
 

@@ -2,12 +2,9 @@
 monthly visit coverage, homework limits per grade band, 一校一案 deadlines."""
 from __future__ import annotations
 
-import json
-import time
 from datetime import date, timedelta
 
 import pytest
-from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 
@@ -15,7 +12,7 @@ from services.common.errors import Conflict, Forbidden, ValidationFailed
 from services.common.workdays import today_shanghai
 from services.inspection.service import InspectionService
 from services.registry.service import RegistryService
-from tests.service.support import call
+from tests.service.support import call, tap_events
 
 SCHOOLS = [
     {"code": "2134000001", "name": "枞阳县实验小学", "type": "小学", "grades": [1, 2, 3, 4, 5, 6],
@@ -30,27 +27,8 @@ SCHOOLS = [
 @pytest.fixture
 def events(config):
     """Every inspection event published during the test: `events.drain(n)` → [(type, envelope)]."""
-    conn = Connection(config["AMQP_URI"])
-    queue = Queue(f"test-inspection-events-{time.monotonic_ns()}",
-                  Exchange("inspection.events", type="topic", durable=True),
-                  routing_key="#", auto_delete=True, channel=conn.channel())
-    queue.declare()
-
-    class Events:
-        def drain(self, expect: int = 0, seconds: float = 5.0):
-            got, deadline = [], time.monotonic() + seconds
-            while True:
-                message = queue.get(no_ack=True)
-                if message is not None:
-                    got.append((message.delivery_info["routing_key"], json.loads(message.body)))
-                    continue
-                if len(got) >= expect or time.monotonic() > deadline:
-                    return got
-                time.sleep(0.05)
-
-    yield Events()
-    queue.delete()
-    conn.release()
+    with tap_events(config["AMQP_URI"], "inspection") as tap:
+        yield tap
 
 
 @pytest.fixture
