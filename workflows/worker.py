@@ -48,18 +48,22 @@ from workflows.escrow_scan.workflows import EscrowDailyScan
 from workflows.prepaid.activities import PrepaidActivities
 from workflows.prepaid.bridge import PrepaidBridge
 from workflows.prepaid.workflows import PrepaidContract
+from workflows.rectification.activities import RectificationActivities
+from workflows.rectification.bridge import InspectionBridge
+from workflows.rectification.workflows import Rectification
 from workflows.rpc_server import RpcServer, WorkflowsService
 from workflows.verification.activities import VerificationActivities
 from workflows.service_calls import ServiceCaller
 from workflows.verification.workflows import LicenceVerification
 
 WORKFLOWS = [LicenceVerification, ConversionApproval, Deregistration, ConversionDeadline, PrepaidContract,
-             EscrowDailyScan]
+             EscrowDailyScan, Rectification]
 ACTIVITY_THREADS = 16
 
 
 def activities_of(verification: VerificationActivities, approvals: ApprovalActivities | None = None,
-                  prepaid: PrepaidActivities | None = None, scan: ScanActivities | None = None) -> list[Callable]:
+                  prepaid: PrepaidActivities | None = None, scan: ScanActivities | None = None,
+                  rectification: RectificationActivities | None = None) -> list[Callable]:
     found = [verification.compute_deadline, verification.record_licence_verification]
     if approvals is not None:
         found += [approvals.compute_step_times, approvals.record_case_progress, approvals.run_step_check,
@@ -68,6 +72,9 @@ def activities_of(verification: VerificationActivities, approvals: ApprovalActiv
         found += [prepaid.compute_workday_deadline, prepaid.deem_lesson_confirmed, prepaid.deem_refund_accepted]
     if scan is not None:
         found.append(scan.scan_escrow_alerts)
+    if rectification is not None:
+        found += [rectification.compute_rectification_deadline, rectification.create_reinspection_task,
+                  rectification.close_order, rectification.escalate_order]
     return found
 
 
@@ -135,10 +142,11 @@ async def serve(stop: asyncio.Event) -> None:
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         caller = ServiceCaller(uri, signer)
         activities = activities_of(VerificationActivities(uri, signer), ApprovalActivities(caller),
-                                   PrepaidActivities(caller), ScanActivities(caller))
+                                   PrepaidActivities(caller), ScanActivities(caller), RectificationActivities(caller))
         worker = build_worker(client, queue, activities, executor)
         bridge = InstitutionRegisteredBridge(client, queue, uri, loop)
-        consumers = [ApprovalsBridge(client, queue, uri, loop), PrepaidBridge(client, queue, uri, loop)]
+        consumers = [ApprovalsBridge(client, queue, uri, loop), PrepaidBridge(client, queue, uri, loop),
+                     InspectionBridge(client, queue, uri, loop)]
         rpc = RpcServer(WorkflowsService(client, signer), uri, loop)
         running = asyncio.create_task(worker.run())
         await ensure_daily_scan(client, queue, deployment().root_code)

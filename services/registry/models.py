@@ -7,6 +7,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, Str
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
+from services.common.idempotency import ProcessedEventMixin
 
 
 class Base(DeclarativeBase):
@@ -138,3 +139,7 @@ class ImportRow(Base):
     batch_id: Mapped[str] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"), primary_key=True)
     row_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     cells: Mapped[dict] = mapped_column(JSON)
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    """Events from other services the registry has applied (inspection orders), once each."""

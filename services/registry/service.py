@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nameko.events import event_handler
+
 from services.common.db import Database
 from services.common.publish import BatchEventDispatcher
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import paging, rpc
 
-from . import cases, handlers
+from . import cases, enforcement, handlers
 from . import imports, records  # issue 3: records, ledger import
 from .dependencies import IdNumberDigest
 
@@ -192,3 +194,15 @@ class RegistryService(service_kit.ServiceBase):
     @rpc
     def set_county_settings(self, actor, county_code, data):
         return cases.set_county_settings(self.db, self.dispatch, self.actors.verify(actor), county_code, data)
+
+    # -- enforcement: inspection orders (enforcement.py) ---------------------------------------------
+
+    @event_handler("inspection", "inspection_order_issued")
+    def on_inspection_order_issued(self, event):
+        applied = enforcement.on_order_issued(self.db, self.dispatch, event)
+        self.ctx.log.info("inspection_order_applied", event_id=event.get("event_id"), applied=applied)
+
+    @event_handler("inspection", "order_closed")
+    def on_inspection_order_closed(self, event):
+        applied = enforcement.on_order_closed(self.db, self.dispatch, event)
+        self.ctx.log.info("inspection_order_closed_applied", event_id=event.get("event_id"), applied=applied)
