@@ -59,6 +59,13 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     ),
     "inspection.flag_overdue_complaints": frozenset({K.system, K.education}),
     "inspection.manage_complaint_settings": frozenset({K.education, K.ops}),
+    # campaigns, inspection records and orders (issue 5 parts 1–3): education plans campaigns; the
+    # joint-team departments record visits within their division; the platform follows orders up
+    "inspection.create_campaign": frozenset({K.education}),
+    "inspection.record": frozenset(
+        {K.education, K.public_security, K.urban_management, K.market_regulation, K.township}
+    ),
+    "inspection.follow_up": frozenset({K.system}),
     "reporting.read": frozenset({K.education, K.supervision_office, K.ops}),
     # school supervision (督导, issue 5 part 6): 督导室 and education record and read
     "supervision.record": frozenset({K.supervision_office, K.education}),
