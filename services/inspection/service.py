@@ -9,9 +9,7 @@ from services.common.db import Database
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import rpc
 
-from . import handlers
-from . import supervision  # school supervision (督导), issue 5 part 6
-from . import complaints  # issue 5 part 5: 举报
+from . import campaigns, complaints, handlers, supervision
 
 
 class InspectionService(service_kit.ServiceBase):
@@ -167,75 +165,60 @@ class InspectionService(service_kit.ServiceBase):
 
     @rpc
     def create_campaign(self, actor, data):
-        from . import campaigns
         return campaigns.create_campaign(self.db, self.actors.verify(actor), data)
 
     @rpc
     def list_campaigns(self, actor):
-        from . import campaigns
         return campaigns.list_campaigns(self.db, self.actors.verify(actor))
 
     @rpc
     def get_campaign(self, actor, campaign_id):
-        from . import campaigns
         return campaigns.get_campaign(self.db, self.actors.verify(actor), campaign_id)
 
     @rpc
     def campaign_coverage(self, actor, campaign_id):
-        from . import campaigns
         return campaigns.coverage(self.db, self.actors.verify(actor), campaign_id)
 
     @rpc
     def reproduce_draw(self, actor, campaign_id):
-        from . import campaigns
         return campaigns.reproduce_draw(self.db, self.actors.verify(actor), campaign_id)
 
     @rpc
     def record_inspection(self, actor, data):
-        from . import campaigns
         return campaigns.record_inspection(self.db, self.campaign_events, self.actors.verify(actor), data)
 
     @rpc
     def get_inspection_record(self, actor, record_id):
-        from . import campaigns
         return campaigns.get_record(self.db, self.actors.verify(actor), record_id)
 
     @rpc
     def list_inspection_records(self, actor, campaign_id=None, institution_id=None, limit=100, offset=0):
-        from . import campaigns
         return campaigns.list_records(self.db, self.actors.verify(actor), campaign_id, institution_id, limit, offset)
 
     @rpc
     def add_evidence(self, actor, record_id, data):
-        from . import campaigns
         return campaigns.add_evidence(self.db, self.actors.verify(actor), record_id, data)
 
     @rpc
     def list_orders(self, actor, status=None, limit=100, offset=0):
-        from . import campaigns
         return campaigns.list_orders(self.db, self.actors.verify(actor), status, limit, offset)
 
     @rpc
     def get_order(self, actor, order_id):
-        from . import campaigns
         return campaigns.get_order(self.db, self.actors.verify(actor), order_id)
 
     @rpc
     def record_reinspection(self, actor, order_id, data):
-        from . import campaigns
         return campaigns.record_reinspection(self.db, self.campaign_events, self.actors.verify(actor), order_id, data)
 
     @rpc
     def create_reinspection_task(self, actor, order_id):
-        from . import campaigns
         return campaigns.create_reinspection_task(self.db, self.actors.verify(actor), order_id)
 
     @rpc
     def close_order(self, actor, order_id):
-        from . import campaigns
         return campaigns.close_order(self.db, self.campaign_events, self.actors.verify(actor), order_id)
 
     @rpc
     def escalate_order(self, actor, order_id):
-        from . import campaigns
         return campaigns.escalate_order(self.db, self.campaign_events, self.actors.verify(actor), order_id)
