@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from services.common.workdays import SHANGHAI
 
@@ -122,12 +122,14 @@ def run_demo(admin: Client) -> int:
 
     converted = run_conversion(admin, education, civil, iid)
     prepaid = run_prepaid(education, iid, first_step=13)
+    inspected = run_inspection(education, iid, first_step=18)
 
-    step(18, "健康检查")
+    step(21, "健康检查")
     report = admin.get("/health")
     for name, status in report["components"].items():
         print(f"    {name:<11} {status}")
-    ok = record["verification"] == "verified" and converted and prepaid and report["status"] == "ok"
+    ok = (record["verification"] == "verified" and converted and prepaid and inspected
+          and report["status"] == "ok")
     print("\n演示完成。" if ok else "\n演示未全部成功，请查看 var/log/。")
     return 0 if ok else 1
 
@@ -282,3 +284,55 @@ def run_prepaid(education: Client, iid: int, first_step: int) -> bool:
 
 def _lead(client: Client, iid: int):
     return next((x for x in client.get("/api/inspection/leads")["items"] if x["institution_id"] == iid), None)
+
+
+CHECKLIST_ITEMS = (
+    "licences_and_scope", "address_and_branches", "signs_and_ads", "operator_matches", "staff_qualifications",
+    "content", "model_contract_and_fees", "advertising", "fire_safety", "epidemic_prevention",
+    "academic_on_rest_days", "class_end_times",
+)
+
+
+def run_inspection(education: Client, iid: int, first_step: int) -> bool:
+    """A covert sweep of 枞阳镇 by a joint team: one finding, a 停业整顿 order the registry applies,
+    a passed re-inspection that restores 正常营业 (Rectification workflow)."""
+    today = date.today()
+    step(first_step, "联合执法组对枞阳镇开展拉网式暗访（公安、教体、市场监管）")
+    team = [{"department_kind": "education", "name": "王科长"}, {"department_kind": "public_security", "name": "张警官"},
+            {"department_kind": "market_regulation", "name": "赵科长"}]
+    campaign = education.post("/api/inspection/campaigns", {
+        "name": f"{today.isoformat()} 双休日暗访", "kind": "sweep", "mode": "covert", "townships": ["340722100"],
+        "start_date": today.isoformat(), "end_date": (today + timedelta(days=7)).isoformat(), "team": team})
+    before = education.get(f"/api/inspection/campaigns/{campaign['id']}/coverage")
+    print(f"    检查计划 #{campaign['id']}：应查 {before['in_scope']} 家，已查 {before['visited']} 家")
+
+    checklist = {key: {"result": "pass"} for key in CHECKLIST_ITEMS}
+    checklist["fire_safety"] = {"result": "fail", "notes": "安全出口被教室隔断堵塞，灭火器过期"}
+    record = education.post("/api/inspection/records", {
+        "institution_id": iid, "campaign_id": campaign["id"], "mode": "covert", "inspectors": team[:2],
+        "checklist": checklist, "outcome": {"kind": "suspend", "deadline_workdays": 10}})
+    order = {"id": record["order_id"]}
+    print(f"    发现问题：消防安全（{checklist['fire_safety']['notes']}）→ 下达停业整顿通知，整改时限 10 个工作日")
+    status = wait_until(lambda: education.get(f"/api/institutions/{iid}")["status_name"], lambda s: s == "停业整顿")
+    print(f"    登记库状态：{status}；资金监管：{_charge_check(education, iid)}")
+    after = education.get(f"/api/inspection/campaigns/{campaign['id']}/coverage")
+    print(f"    覆盖率：{after['coverage']}%（{after['visited']}/{after['in_scope']}），"
+          f"{'已全覆盖' if after['complete'] else '尚未全覆盖'}")
+
+    step(first_step + 1, "整改到位后复查通过 → 整改流程结案，恢复正常营业")
+    education.post(f"/api/inspection/orders/{order['id']}/reinspection", {"passed": True, "notes": "已拆除隔断，更换灭火器"})
+    restored = wait_until(lambda: education.get(f"/api/institutions/{iid}")["status_name"], lambda s: s == "正常营业")
+    closed = wait_until(lambda: education.get(f"/api/inspection/orders/{order['id']}"), lambda o: o["status"] == "closed")
+    print(f"    整改单 #{order['id']}：{closed['status']}；登记库状态：{restored}")
+
+    step(first_step + 2, "机构发布周六上午的初中数学课 → 课程表自动比对生成线索（学科类不得占用休息日）")
+    education.post(f"/api/institutions/{iid}/courses", {
+        "name": "初二数学周末班", "subject": "数学", "price_fen": 8000, "class_hours": 40, "mode": "offline",
+        "schedule": [{"weekday": 6, "start": "09:00", "end": "10:30"}]})
+    leads = wait_until(lambda: education.get("/api/inspection/leads")["items"],
+                       lambda items: any(i["source"] == "course_schedule" for i in items))
+    for lead in leads[:3]:
+        first = (lead["evidence"].get("dates") or [{}])[0].get("date", "")
+        print(f"    线索 #{lead['id']} {lead['source_name']}：{lead['reason_name']} {first}")
+    return (status == "停业整顿" and restored == "正常营业" and closed["status"] == "closed"
+            and any(i["source"] == "course_schedule" for i in leads))

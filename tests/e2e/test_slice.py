@@ -185,3 +185,36 @@ def test_conversion_carried_by_three_departments_end_to_end(platform):
     state = education.get(f"/api/cases/{wid}")
     assert state["status"] == "completed" and state["current_step"] is None
     assert state["step_seconds_left"] is None and state["county_seconds_left"] > 0  # deadline 2099-12-31
+
+
+def test_a_suspension_order_is_applied_and_lifted_after_a_passed_reinspection(platform):
+    from shuangjian.demo import CHECKLIST_ITEMS
+
+    admin = admin_client(platform)
+    load_demo_county(admin)
+    education = as_user(platform, "jiaoti_leader")
+    iid = education.post("/api/institutions", {
+        "name": "枞阳县整改测试学校", "uscc": make_uscc(int(time.time() * 17) % 10**9), "licence_no": "教民E2E004号",
+        "licence_issued_on": "2019-05-01", "category": "学科类", "legal_form": "营利性",
+        "township_code": "340722102", "address": "项铺镇4号"})["id"]
+    wait_until(lambda: education.get("/api/inspection/targets")["items"],
+               lambda items: any(t["institution_id"] == iid for t in items))
+    checklist = {key: {"result": "pass"} for key in CHECKLIST_ITEMS}
+    with pytest.raises(ApiError) as info:  # a suspension needs a failed item
+        education.post("/api/inspection/records", {"institution_id": iid, "mode": "open", "checklist": checklist,
+                                                   "inspectors": [{"department_kind": "education", "name": "王"}],
+                                                   "outcome": {"kind": "suspend", "deadline_workdays": 10}})
+    assert info.value.status == 400
+    checklist["class_end_times"] = {"result": "fail", "notes": "21:10 仍在上课"}
+    record = education.post("/api/inspection/records", {
+        "institution_id": iid, "mode": "open", "checklist": checklist,
+        "inspectors": [{"department_kind": "education", "name": "王"}],
+        "outcome": {"kind": "suspend", "deadline_workdays": 10}})
+    assert wait_until(lambda: education.get(f"/api/institutions/{iid}")["status"],
+                      lambda s: s == "suspended_for_rectification") == "suspended_for_rectification"
+    education.post(f"/api/inspection/orders/{record['order_id']}/reinspection", {"passed": True, "notes": "已整改"})
+    order = wait_until(lambda: education.get(f"/api/inspection/orders/{record['order_id']}"),
+                       lambda o: o["status"] == "closed")
+    assert order["status"] == "closed"
+    assert wait_until(lambda: education.get(f"/api/institutions/{iid}")["status"],
+                      lambda s: s == "operating") == "operating"
