@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -12,7 +10,6 @@ import pytest
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Worker
 
 from services.common.identity import DepartmentKind
 from services.common.processes import CONVERSION, DEREGISTRATION, steps_for
@@ -32,6 +29,7 @@ from workflows.approvals.contracts import (
 )
 from workflows.approvals.workflows import ConversionApproval, ConversionDeadline, Deregistration
 
+from .support import serving
 from .conftest import TOWNSHIP, make_actor
 
 
@@ -79,21 +77,9 @@ STARTED: list = []
 
 @pytest.fixture
 def worker(services):
-    """Runs the worker; on exit terminates what the test left open, so later time skipping
-    (one test server for the session) is not held up by workflows nobody serves."""
-
-    @contextlib.asynccontextmanager
-    async def run(client, queue):
-        with ThreadPoolExecutor(max_workers=4) as executor:
-            async with Worker(client, task_queue=queue, workflows=[ConversionApproval, Deregistration, ConversionDeadline],
-                              activities=services.activities(), activity_executor=executor):
-                try:
-                    yield
-                finally:
-                    while STARTED:
-                        handle = STARTED.pop()
-                        with contextlib.suppress(Exception):
-                            await handle.terminate("test finished")
+    def run(client, queue):
+        workflows = [ConversionApproval, Deregistration, ConversionDeadline]
+        return serving(client, queue, workflows, services.activities(), STARTED)
 
     return run
 

@@ -1,15 +1,12 @@
 """一课一消 deemed confirmation and deemed refund acceptance: working-day timers, time skipping."""
 from __future__ import annotations
 
-import contextlib
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import pytest
 from temporalio import activity
-from temporalio.worker import Worker
 
 from services.common.workdays import SHANGHAI, add_workdays
 from workflows.prepaid.activities import PrepaidActivities
@@ -27,6 +24,7 @@ from workflows.prepaid.contracts import (
 )
 from workflows.prepaid.workflows import PrepaidContract
 
+from .support import serving
 from .conftest import TOWNSHIP
 
 
@@ -59,17 +57,8 @@ def escrow():
 
 @pytest.fixture
 def worker(escrow):
-    @contextlib.asynccontextmanager
-    async def run(client, queue):
-        with ThreadPoolExecutor(max_workers=4) as executor:
-            async with Worker(client, task_queue=queue, workflows=[PrepaidContract], activities=escrow.activities(),
-                              activity_executor=executor):
-                try:
-                    yield
-                finally:
-                    while HANDLES:
-                        with contextlib.suppress(Exception):
-                            await HANDLES.pop().terminate("test finished")
+    def run(client, queue):
+        return serving(client, queue, [PrepaidContract], escrow.activities(), HANDLES)
 
     return run
 

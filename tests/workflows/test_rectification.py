@@ -1,15 +1,12 @@
 """Rectification: the deadline fires a re-inspection task; a pass closes, a fail escalates."""
 from __future__ import annotations
 
-import contextlib
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import pytest
 from temporalio import activity
-from temporalio.worker import Worker
 
 from services.common.workdays import SHANGHAI, add_workdays
 from workflows.rectification.activities import RectificationActivities
@@ -22,6 +19,7 @@ from workflows.rectification.workflows import (
     Rectification,
 )
 
+from .support import serving
 from .conftest import TOWNSHIP
 
 HANDLES: list = []
@@ -51,17 +49,8 @@ def inspection():
 
 @pytest.fixture
 def worker(inspection):
-    @contextlib.asynccontextmanager
-    async def run(client, queue):
-        with ThreadPoolExecutor(max_workers=2) as executor:
-            async with Worker(client, task_queue=queue, workflows=[Rectification], activities=inspection.activities(),
-                              activity_executor=executor):
-                try:
-                    yield
-                finally:
-                    while HANDLES:
-                        with contextlib.suppress(Exception):
-                            await HANDLES.pop().terminate("test finished")
+    def run(client, queue):
+        return serving(client, queue, [Rectification], inspection.activities(), HANDLES)
 
     return run
 
