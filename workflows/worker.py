@@ -43,8 +43,8 @@ from workflows.approvals.bridge import ApprovalsBridge
 from workflows.approvals.workflows import ConversionApproval, ConversionDeadline, Deregistration
 from workflows.bridge import InstitutionRegisteredBridge
 from workflows.escrow_scan.activities import ScanActivities
-from workflows.escrow_scan.schedule import ensure_daily_scan
-from workflows.escrow_scan.workflows import EscrowDailyScan
+from workflows.escrow_scan.schedule import ensure_scans
+from workflows.escrow_scan.workflows import PlatformScan
 from workflows.prepaid.activities import PrepaidActivities
 from workflows.prepaid.bridge import PrepaidBridge
 from workflows.prepaid.workflows import PrepaidContract
@@ -57,7 +57,7 @@ from workflows.service_calls import ServiceCaller
 from workflows.verification.workflows import LicenceVerification
 
 WORKFLOWS = [LicenceVerification, ConversionApproval, Deregistration, ConversionDeadline, PrepaidContract,
-             EscrowDailyScan, Rectification]
+             PlatformScan, Rectification]
 ACTIVITY_THREADS = 16
 
 
@@ -71,7 +71,7 @@ def activities_of(verification: VerificationActivities, approvals: ApprovalActiv
     if prepaid is not None:
         found += [prepaid.compute_workday_deadline, prepaid.deem_lesson_confirmed, prepaid.deem_refund_accepted]
     if scan is not None:
-        found.append(scan.scan_escrow_alerts)
+        found.append(scan.run_platform_scan)
     if rectification is not None:
         found += [rectification.compute_rectification_deadline, rectification.create_reinspection_task,
                   rectification.close_order, rectification.escalate_order]
@@ -149,7 +149,7 @@ async def serve(stop: asyncio.Event) -> None:
                      InspectionBridge(client, queue, uri, loop)]
         rpc = RpcServer(WorkflowsService(client, signer), uri, loop)
         running = asyncio.create_task(worker.run())
-        await ensure_daily_scan(client, queue, deployment().root_code)
+        await ensure_scans(client, queue, deployment().root_code)
         bridge.start()
         for consumer in consumers:
             consumer.start()

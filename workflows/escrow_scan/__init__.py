@@ -1,1 +1,1 @@
-"""The daily early-warning scan of prepaid money (预收费预警), on a Temporal schedule."""
+"""Scheduled platform scans (escrow's time-based alerts, overdue complaints) on Temporal schedules."""

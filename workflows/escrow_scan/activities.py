@@ -1,4 +1,4 @@
-"""Activity of the daily scan: one RPC to escrow as the platform."""
+"""Activity of the scheduled scans: one RPC to a service as the platform."""
 from __future__ import annotations
 
 from temporalio import activity
@@ -13,5 +13,5 @@ class ScanActivities:
         self._caller = caller
 
     @activity.defn(name=ACTIVITY_SCAN)
-    def scan_escrow_alerts(self, params: ScanInput) -> dict:
-        return self._caller.call("escrow", "scan_alerts", params.division_code, division_code=params.division_code)
+    def run_platform_scan(self, params: ScanInput) -> dict:
+        return self._caller.call(params.service, params.method, *params.args, division_code=params.division_code)

@@ -1,10 +1,15 @@
-"""EscrowDailyScan: once a day (02:00 Asia/Shanghai) ask escrow to evaluate the time-based
-alerts — money collected outside the account (a contract with no bank receipt after N days) and
-lesson deliveries that stopped while prepaid money is held. Event-driven rules run as events
-arrive; these need a clock."""
+"""Scheduled platform scans: a Temporal schedule starts `PlatformScan`, which makes one RPC as
+the platform. Two schedules use it:
+
+* `escrow-daily-scan` (02:00 Asia/Shanghai): escrow's time-based alerts — money collected outside
+  the account (no bank receipt after N days), lesson deliveries that stopped while money is held;
+* `complaints-overdue-scan` (every hour): complaints past their department's SLA are flagged and
+  announced once.
+Event-driven rules run as events arrive; these need a clock.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
@@ -12,19 +17,35 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from workflows.errors import KEEP_TELLING
 
-WORKFLOW_NAME = "EscrowDailyScan"
-ACTIVITY_SCAN = "scan_escrow_alerts"
-SCHEDULE_ID = "escrow-daily-scan"
-CRON = "0 2 * * *"
+WORKFLOW_NAME = "PlatformScan"
+ACTIVITY_SCAN = "run_platform_scan"
 
 
 @dataclass
 class ScanInput:
-    division_code: str  # the deployment's root division: every institution below it
+    service: str
+    method: str
+    division_code: str  # the deployment's root division: every record below it
+    args: list = field(default_factory=list)  # after the signed actor
+
+
+@dataclass(frozen=True)
+class ScanSchedule:
+    schedule_id: str
+    cron: str
+    service: str
+    method: str
+    with_division: bool  # pass the division code as the first argument
+
+
+SCHEDULES = (
+    ScanSchedule("escrow-daily-scan", "0 2 * * *", "escrow", "scan_alerts", True),
+    ScanSchedule("complaints-overdue-scan", "5 * * * *", "inspection", "flag_overdue_complaints", False),
+)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class EscrowDailyScan:
+class PlatformScan:
     @workflow.run
     async def run(self, params: ScanInput) -> dict:
         return await workflow.execute_activity(
