@@ -27,7 +27,6 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
-import argparse  # noqa: E402
 import json
 import time
 from datetime import datetime, timezone
@@ -60,7 +59,7 @@ from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from shuangjian.codes import make_uscc
 
-from .result import Figure, Results, Tally, halves, progress, rate
+from .result import Figure, Results, Tally, halves, parse_parts, progress, rate
 
 TOWNSHIP = "340722100"
 COUNTY = "340722"
@@ -348,15 +347,7 @@ def registry_rpc(n: int, concurrency: int, baseline: str) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bus")
-    parser.add_argument("parts", nargs="*", help="events, rpc (default: both)")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    parts = args.parts or list(PARTS)
-    unknown = set(parts) - set(PARTS)
-    if unknown:
-        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
-    size = {k: v[1] if args.quick else v[0] for k, v in SIZES.items()}
+    parts, size = parse_parts("python -m bench.bus", PARTS, SIZES, argv)
     results = Results("bus")
     if "events" in parts:
         # baseline in two halves, before and after the measured figure (see result.Tally)

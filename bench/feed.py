@@ -19,7 +19,6 @@ that they were skipped. Reads SHUANGJIAN_AMQP_URI / SHUANGJIAN_DB_URL_TEMPLATE /
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import signal
@@ -49,7 +48,7 @@ from services.common.bank_feed_wire import (
 )
 from services.escrow.models import EscrowAccount
 
-from .result import Figure, Results, Tally, halves, progress, rate
+from .result import Figure, Results, Tally, halves, parse_parts, progress, rate
 
 PARTS = ("feed", "statement")
 SIZES = {  # (full, --quick)
@@ -310,15 +309,7 @@ def statement_figure(path: Path, rows: int, baseline: str, logs: Path) -> Figure
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.feed")
-    parser.add_argument("parts", nargs="*", help="feed, statement (default: both)")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    parts = args.parts or list(PARTS)
-    unknown = set(parts) - set(PARTS)
-    if unknown:
-        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
-    size = {k: v[1] if args.quick else v[0] for k, v in SIZES.items()}
+    parts, size = parse_parts("python -m bench.feed", PARTS, SIZES, argv)
     configure_logging("bench.feed", "WARNING")  # the feed's per-batch lines would cost and clutter
     results = Results("feed")
     if not database_url("escrow").startswith("postgresql"):

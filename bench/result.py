@@ -84,3 +84,18 @@ def parse_results(stdout: str) -> dict | None:
         if isinstance(data, dict) and RESULT_KEY in data:
             return data
     return None
+
+
+def parse_parts(prog: str, parts: tuple | list, sizes: dict, argv: list[str] | None) -> tuple[list[str], dict]:
+    """A benchmark module's command line: which parts to run and their sizes (full or --quick)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("parts", nargs="*", help=f"{', '.join(parts)} (default: all)")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    chosen = args.parts or list(parts)
+    unknown = set(chosen) - set(parts)
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(parts)}")
+    return chosen, {k: v[1] if args.quick else v[0] for k, v in sizes.items()}

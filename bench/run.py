@@ -29,7 +29,8 @@ import uuid
 from services.common.config import project_root
 
 from bench.result import parse_results
-from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, ensure_rabbitmq, postgres_databases
+from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, postgres_databases
+from shuangjian.localrun import ensure_rabbitmq
 
 ROOT = project_root()
 PY = sys.executable

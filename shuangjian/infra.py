@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .localrun import ensure_rabbitmq, port_open, wait_for  # noqa: F401  (re-exported)
+from .localrun import port_open, wait_for
 
 PG_ADMIN_URL = os.environ.get("SHUANGJIAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -82,3 +82,23 @@ def postgres_databases(admin_url: str, run_id: str, services) -> RunDatabases:
     conn.close()
     base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://", 1)
     return RunDatabases(admin_url, names, f"{base}/sj_{run_id}_{{service}}")
+
+
+def session_vhost(prefix: str):
+    """Generator for a test session's AMQP URI: the run's vhost under `make test` (tests/run.py
+    made it), else a fresh vhost of its own, deleted afterwards."""
+    import os
+    import uuid
+
+    from services.common.config import amqp_uri
+
+    if os.environ.get("SHUANGJIAN_TEST_RUN_ID"):
+        yield amqp_uri()
+        return
+    vhost = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    create_vhost(vhost)
+    os.environ["SHUANGJIAN_AMQP_URI"] = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    try:
+        yield os.environ["SHUANGJIAN_AMQP_URI"]
+    finally:
+        delete_vhost(vhost)

@@ -16,7 +16,8 @@ import uuid
 
 from services.common.config import SERVICE_NAMES, project_root
 
-from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, ensure_rabbitmq, postgres_databases
+from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, postgres_databases
+from shuangjian.localrun import ensure_rabbitmq
 
 ROOT = project_root()
 PY = sys.executable

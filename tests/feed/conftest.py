@@ -3,20 +3,18 @@ RabbitMQ (this run's vhost, or a fresh one) and the run's escrow database (Postg
 `make test`, SQLite when run alone)."""
 from __future__ import annotations
 
-import os
 import time
-import uuid
 
 import pytest
 from kombu import Connection, Queue
 
-from services.common.config import amqp_uri, database_url, load_secrets
+from services.common.config import database_url, load_secrets
 from services.common.db import migrate
 from services.common.identity import ActorSigner
 from services.escrow.feed import MIGRATIONS, FeedConsumer
 from services.escrow.feed_store import open_store
 from services.common.bank_feed_wire import BOOKED_EVENT, DLQ_QUEUE, FEED_QUEUE, declare_topology, events_exchange
-from shuangjian.infra import create_vhost, delete_vhost
+from shuangjian.infra import session_vhost
 from tests import feed_store_cases as cases
 
 EVENTS_QUEUE = "test.feed.bank_transactions_booked"
@@ -24,14 +22,7 @@ EVENTS_QUEUE = "test.feed.bank_transactions_booked"
 
 @pytest.fixture(scope="session")
 def amqp():
-    if os.environ.get("SHUANGJIAN_TEST_RUN_ID"):
-        yield amqp_uri()  # tests/run.py made a vhost for this run
-        return
-    vhost = f"sj_feed_{uuid.uuid4().hex[:8]}"
-    create_vhost(vhost)
-    os.environ["SHUANGJIAN_AMQP_URI"] = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    yield os.environ["SHUANGJIAN_AMQP_URI"]
-    delete_vhost(vhost)
+    yield from session_vhost("sj_feed")
 
 
 @pytest.fixture(scope="session")

@@ -2,28 +2,19 @@
 databases (PostgreSQL under `make test`, SQLite when run alone)."""
 from __future__ import annotations
 
-import os
-import uuid
 
 import pytest
 from sqlalchemy import MetaData, text
 
-from services.common.config import SERVICE_NAMES, amqp_uri, database_url, load_secrets
+from services.common.config import SERVICE_NAMES, database_url, load_secrets
 from services.common.db import make_engine
 from services.common.identity import Actor, ActorSigner, DepartmentKind, system_actor
-from shuangjian.infra import create_vhost, delete_vhost
+from shuangjian.infra import session_vhost
 
 
 @pytest.fixture(scope="session")
 def amqp():
-    if os.environ.get("SHUANGJIAN_TEST_RUN_ID"):
-        yield amqp_uri()  # tests/run.py made a vhost for this run
-        return
-    vhost = f"sj_svc_{uuid.uuid4().hex[:8]}"
-    create_vhost(vhost)
-    os.environ["SHUANGJIAN_AMQP_URI"] = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    yield os.environ["SHUANGJIAN_AMQP_URI"]
-    delete_vhost(vhost)
+    yield from session_vhost("sj_svc")
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # namek
 import asyncio  # noqa: E402
 import contextlib
 import inspect
-import subprocess
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ import pytest
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
+from shuangjian.infra import session_vhost
 from services.common.identity import Actor, ActorSigner, DepartmentKind
 from workflows.verification.activities import VerificationActivities
 from workflows.verification.contracts import ACTIVITY_RECORD, RecordRequest
@@ -199,16 +199,6 @@ def other_county_leader():
 
 
 # --- RabbitMQ ------------------------------------------------------------------------------
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="session")
 def amqp_uri():
-    vhost = f"sj_wf_{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    try:
-        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    finally:
-        _rabbitmqctl("delete_vhost", vhost)
+    yield from session_vhost("sj_wf")
