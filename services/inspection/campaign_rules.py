@@ -226,6 +226,24 @@ def validate_outcome(value: object, checklist: dict[str, dict]) -> dict:
     return {"kind": kind, "deadline_workdays": days, "referred_to": referred_to}
 
 
+# -- risk grades after an inspection -----------------------------------------------------------------
+
+
+def next_risk_grade(current: str, outcome: str) -> str:
+    """The grade 双随机 samples at after an inspection: a pass earns one grade of trust (floor A), a
+    责令整改 loses one (ceiling D), a 停业整顿 or a referral (无证无照) goes straight to D."""
+    if current not in RISK_GRADES:
+        raise ValueError(f"unknown risk grade {current!r}")
+    index = RISK_GRADES.index(current)
+    if outcome == "pass":
+        return RISK_GRADES[max(index - 1, 0)]
+    if outcome == "rectify":
+        return RISK_GRADES[min(index + 1, len(RISK_GRADES) - 1)]
+    if outcome in ("suspend", "refer"):
+        return RISK_GRADES[-1]
+    raise ValueError(f"unknown outcome {outcome!r}")
+
+
 def sniff_evidence(content: bytes) -> str | None:
     for magic, content_type in EVIDENCE_TYPES.items():
         if content.startswith(magic):

@@ -80,7 +80,7 @@ def _get_campaign(session: Session, campaign_id: object) -> Campaign:
     return row
 
 
-def create_campaign(session: Session, actor: Actor, data: object) -> dict:
+def create_campaign(session: Session, dispatch: Dispatch, actor: Actor, data: object) -> dict:
     """{name, kind: sweep|random, mode: open|covert, townships: [code], start_date, end_date,
     team: [{department_kind, name}], rates?: {A..D: percent}, seed?: int} — random draws now."""
     authorize(actor, "inspection.create_campaign")
@@ -105,8 +105,8 @@ def create_campaign(session: Session, actor: Actor, data: object) -> dict:
         authorize(actor, "inspection.create_campaign", code)
         if code not in codes:
             codes.append(code)
-    roster = session.scalars(
-        select(InspectionTarget).where(InspectionTarget.division_code.in_(codes))
+    roster = session.scalars(  # 已注销 institutions stay on the roster for history, not in new scopes
+        select(InspectionTarget).where(InspectionTarget.division_code.in_(codes), InspectionTarget.active.is_(True))
         .order_by(InspectionTarget.institution_id)
     ).all()
     if not roster:
@@ -129,6 +129,11 @@ def create_campaign(session: Session, actor: Actor, data: object) -> dict:
     row.scope_townships = {str(iid): townships_of[iid] for iid in scope}
     session.add(row)
     session.commit()
+    dispatch("campaign_created", make_event(SOURCE, "campaign_created", {
+        "campaign_id": row.id, "name": row.name, "kind": row.kind, "mode": row.mode,
+        "division_code": row.division_code, "townships": list(row.townships),
+        "start_date": row.start_date.isoformat(), "end_date": row.end_date.isoformat(),
+        "in_scope": len(scope), "created_at": iso_utc(row.created_at)}, row.division_code, actor.to_dict()))
     log.info("campaign_created", campaign_id=row.id, kind=kind, in_scope=len(scope), seed=row.seed)
     return campaign_view(row)
 
@@ -242,6 +247,7 @@ def record_inspection(session: Session, dispatch: Dispatch, actor: Actor, data: 
         inspected_at=inspected_at, inspectors=inspectors, checklist=checklist, findings=findings,
         outcome=outcome["kind"], notes=notes, recorded_by=_who(actor), recorded_at=now)
     session.add(record)
+    target.risk_grade = rules.next_risk_grade(target.risk_grade, outcome["kind"])  # same commit as the record
     session.flush()
     order = None
     if outcome["kind"] != "pass":
@@ -256,6 +262,11 @@ def record_inspection(session: Session, dispatch: Dispatch, actor: Actor, data: 
         session.flush()
         record.order_id = order.id
     session.commit()
+    dispatch("inspection_recorded", make_event(SOURCE, "inspection_recorded", {
+        "record_id": record.id, "campaign_id": record.campaign_id, "institution_id": record.institution_id,
+        "institution_name": record.institution_name, "township_code": record.township_code, "mode": record.mode,
+        "inspected_at": iso_utc(record.inspected_at), "outcome": record.outcome,
+        "findings": list(record.findings), "order_id": record.order_id}, record.township_code, actor.to_dict()))
     if order is not None:
         _announce(dispatch, actor, order, "inspection_order_issued", {
             "order_id": order.id, "institution_id": order.institution_id,

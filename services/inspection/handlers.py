@@ -1,39 +1,95 @@
 """Inspection use cases (the foundation part: the roster to sweep)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.clock import iso_utc
-from services.common.divisions import scope_prefix, validate_code
+from services.common.divisions import county_of, scope_prefix, validate_code
 from services.common.idempotency import apply_once
 from services.common.identity import Actor
 from services.common.policy import authorize
 from services.common.workdays import SHANGHAI
 
 from . import domain, schedule_rules
-from .models import InspectionLead, InspectionTarget, ProcessedEvent
+from .models import CountyCalendar, InspectionLead, InspectionTarget, ProcessedEvent
 
 
 def _add_target(session: Session, event: dict) -> None:
     data = event["data"]
     category = str(data["category"])
-    session.add(
-        InspectionTarget(
-            institution_id=int(data["id"]),
-            division_code=validate_code(data["township_code"], field="data.township_code"),
-            name=str(data["name"]),
-            category=category,
-            risk_grade=domain.initial_risk_grade(category),
-            added_at=datetime.now(timezone.utc),
-        )
-    )
+    if session.get(InspectionTarget, int(data["id"])) is not None:
+        return  # already on the roster: its status follows institution_status_changed
+    status = data.get("status")  # a ledger row may arrive already 已注销
+    session.add(InspectionTarget(
+        institution_id=int(data["id"]),
+        division_code=validate_code(data["township_code"], field="data.township_code"),
+        name=str(data["name"]),
+        category=category,
+        risk_grade=domain.initial_risk_grade(category),
+        added_at=datetime.now(timezone.utc),
+        active=domain.on_roster(status), registry_status=status,
+        registry_version=int(data["version"]) if data.get("version") is not None else None,
+    ))
 
 
 def apply_institution_registered(session: Session, event: dict) -> bool:
     return apply_once(session, ProcessedEvent, event, _add_target)
+
+
+def _follow_status(session: Session, event: dict) -> None:
+    """已注销 takes the institution off sweeps and draws; any other status (re-activated) puts it back.
+    `version` orders the registry's changes, so a late older event changes nothing."""
+    data = event["data"]
+    target = session.get(InspectionTarget, int(data["id"]))
+    if target is None:  # not on the roster yet: institution_registered will carry the status
+        return
+    version = data.get("version")
+    if version is not None and target.registry_version is not None and int(version) <= target.registry_version:
+        return
+    target.registry_status = str(data["status"])
+    target.active = domain.on_roster(target.registry_status)
+    target.registry_version = int(version) if version is not None else target.registry_version
+
+
+def apply_institution_status_changed(session: Session, event: dict) -> bool:
+    return apply_once(session, ProcessedEvent, event, _follow_status)
+
+
+# -- the county's school vacations (registry's county settings) ----------------------------------
+
+
+def _store_vacations(session: Session, event: dict) -> None:
+    """Keep the newest settings per county: a default announcement (no updated_at) never overrides
+    saved ones, and an older save arriving late changes nothing."""
+    data = event["data"]
+    county = validate_code(data["county_code"], field="data.county_code")
+    vacations = domain.parse_vacations(data.get("school_vacations") or [])
+    updated = datetime.fromisoformat(data["updated_at"]) if data.get("updated_at") else None
+    row = session.get(CountyCalendar, county)
+    if row is None:
+        row = CountyCalendar(county_code=county)
+        session.add(row)
+    elif updated is None or (row.settings_updated_at is not None and updated < row.settings_updated_at):
+        return
+    row.school_vacations = [{"name": v["name"], "start": v["start"].isoformat(), "end": v["end"].isoformat()}
+                            for v in vacations]
+    row.settings_updated_at, row.received_at = updated, datetime.now(timezone.utc)
+
+
+def apply_county_settings_changed(session: Session, event: dict) -> bool:
+    return apply_once(session, ProcessedEvent, event, _store_vacations)
+
+
+def county_vacations(session: Session, township_code: str) -> list[tuple[date, date]]:
+    """The county's vacations as schedule_rules wants them: [(start, end)], both days included."""
+    county = county_of(township_code)
+    row = session.get(CountyCalendar, county) if county else None
+    if row is None:
+        return []
+    return [(v["start"], v["end"]) for v in domain.parse_vacations(row.school_vacations)]
 
 
 def list_inspection_targets(session: Session, actor: Actor) -> dict:
@@ -51,6 +107,8 @@ def list_inspection_targets(session: Session, actor: Actor) -> dict:
                 "township_code": r.division_code,
                 "category": r.category,
                 "risk_grade": r.risk_grade,
+                "active": r.active,
+                "registry_status": r.registry_status,
             }
             for r in rows
         ]
@@ -101,8 +159,10 @@ def _leads_from_course(session: Session, event: dict) -> None:
     """A published course whose weekly schedule breaks the 双减 time rules becomes leads."""
     data = event["data"]
     published = datetime.fromisoformat(data.get("published_at") or event["occurred_at"])
+    township = validate_code(data["township_code"], field="data.township_code")
     findings = schedule_rules.schedule_findings(
         str(data["category"]), str(data["mode"]), list(data["schedule"]), published.astimezone(SHANGHAI).date(),
+        vacations=county_vacations(session, township),
     )
     for finding in findings:
         add_lead(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Boolean, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
@@ -28,8 +28,23 @@ class InspectionTarget(Base):
     division_code: Mapped[str] = mapped_column(String(12), index=True)
     name: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(20))
-    risk_grade: Mapped[str] = mapped_column(String(1))
+    risk_grade: Mapped[str] = mapped_column(String(1))  # moved by each inspection (campaign_rules.next_risk_grade)
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # follows the registry: an 已注销 institution leaves sweeps and draws but stays for history
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    registry_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    registry_version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # newer events win
+
+
+class CountyCalendar(Base):
+    """A county's school vacations (寒暑假) from the registry's `county_settings_changed`."""
+
+    __tablename__ = "county_calendars"
+
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    school_vacations: Mapped[list] = mapped_column(JSON, default=list)  # [{name, start, end}]
+    settings_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class InspectionLead(Base):

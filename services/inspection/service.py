@@ -22,6 +22,16 @@ class InspectionService(service_kit.ServiceBase):
         applied = handlers.apply_institution_registered(self.db, event)
         self.ctx.log.info("inspection_target_added", event_id=event.get("event_id"), applied=applied)
 
+    @event_handler("registry", "institution_status_changed")
+    def on_institution_status_changed(self, event):
+        applied = handlers.apply_institution_status_changed(self.db, event)
+        self.ctx.log.info("inspection_target_status", event_id=event.get("event_id"), applied=applied)
+
+    @event_handler("registry", "county_settings_changed")
+    def on_county_settings_changed(self, event):
+        applied = handlers.apply_county_settings_changed(self.db, event)
+        self.ctx.log.info("county_vacations_recorded", event_id=event.get("event_id"), applied=applied)
+
     @rpc
     def list_inspection_targets(self, actor):
         return handlers.list_inspection_targets(self.db, self.actors.verify(actor))
@@ -93,7 +103,8 @@ class InspectionService(service_kit.ServiceBase):
 
     @rpc
     def record_after_school_figures(self, actor, data):
-        return supervision.record_after_school_figures(self.db, self.actors.verify(actor), data)
+        return supervision.record_after_school_figures(self.db, self.supervision_events, self.actors.verify(actor),
+                                                       data)
 
     @rpc
     def after_school_report(self, actor, school_year=None, as_of=None):
@@ -165,7 +176,7 @@ class InspectionService(service_kit.ServiceBase):
 
     @rpc
     def create_campaign(self, actor, data):
-        return campaigns.create_campaign(self.db, self.actors.verify(actor), data)
+        return campaigns.create_campaign(self.db, self.campaign_events, self.actors.verify(actor), data)
 
     @rpc
     def list_campaigns(self, actor):

@@ -435,7 +435,7 @@ def file_after_school_plan(session: Session, dispatch: Dispatch, actor: Actor, d
     return view
 
 
-def record_after_school_figures(session: Session, actor: Actor, data: object) -> dict:
+def record_after_school_figures(session: Session, dispatch: Dispatch, actor: Actor, data: object) -> dict:
     """Participation (参加/在校) and awareness (知晓/调查) of a filed plan; the latest figures hold."""
     data = _body(data)
     school = _school(session, data.get("school_id"))
@@ -453,7 +453,10 @@ def record_after_school_figures(session: Session, actor: Actor, data: object) ->
     plan.recorded_by, plan.recorded_at = _who(actor), utc_now()
     session.commit()
     deadline = rules.plan_deadline(year, _deadline_setting(session, school.county_code))
-    return _plan_view(plan, school, year, deadline, today_shanghai())
+    view = _plan_view(plan, school, year, deadline, today_shanghai())
+    dispatch("after_school_figures_recorded", make_event(SOURCE, "after_school_figures_recorded", view,
+                                                         school.division_code, actor.to_dict()))
+    return view
 
 
 def after_school_report(session: Session, actor: Actor, school_year: int | None = None,

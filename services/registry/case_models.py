@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
@@ -65,5 +65,7 @@ class CountySettings(Base):
     county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     conversion_deadline: Mapped[date] = mapped_column(Date)
     conversion_variant: Mapped[str] = mapped_column(String(30))
+    school_vacations: Mapped[list | None] = mapped_column(JSON, nullable=True)  # [{name, start, end}]; None = []
+    reduction_baseline_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # None = 2021-07-24
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(String(100))

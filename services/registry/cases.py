@@ -31,10 +31,13 @@ def settings_for(session: Session, county_code: str) -> CountySettings | None:
 
 
 def settings_view(county_code: str, row: CountySettings | None) -> dict:
+    baseline = row.reduction_baseline_date if row and row.reduction_baseline_date else None
     return {
         "county_code": county_code,
         "conversion_deadline": (row.conversion_deadline if row else case_rules.NATIONAL_CONVERSION_DEADLINE).isoformat(),
         "conversion_variant": row.conversion_variant if row else case_rules.DEFAULT_VARIANT,
+        "school_vacations": list(row.school_vacations or []) if row else [],
+        "reduction_baseline_date": (baseline or case_rules.REDUCTION_BASELINE_DATE).isoformat(),
         "updated_at": iso_utc(row.updated_at) if row else None,
         "updated_by": row.updated_by if row else None,
     }
@@ -50,12 +53,13 @@ def set_county_settings(session: Session, dispatch: Dispatch, actor: Actor, coun
                         data: object) -> dict:
     county = _county(county_code or actor.division_code)
     authorize(actor, "registry.manage_county_settings", county)
-    deadline, variant = case_rules.parse_settings(data)
     row = settings_for(session, county)
+    parsed = case_rules.parse_settings(data, settings_view(county, row))  # fields not given keep their value
     if row is None:
         row = CountySettings(county_code=county)
         session.add(row)
-    row.conversion_deadline, row.conversion_variant = deadline, variant
+    row.conversion_deadline, row.conversion_variant = parsed["conversion_deadline"], parsed["conversion_variant"]
+    row.school_vacations, row.reduction_baseline_date = parsed["school_vacations"], parsed["reduction_baseline_date"]
     row.updated_at, row.updated_by = utc_now(), _who(actor)
     session.commit()
     view = settings_view(county, row)

@@ -99,3 +99,19 @@ def test_team_and_evidence_types():
     assert rules.sniff_evidence(b"\x89PNG\r\n\x1a\nrest") == "image/png"
     assert rules.sniff_evidence(b"%PDF-1.7") == "application/pdf"
     assert rules.sniff_evidence(b"GIF89a") is None and rules.sniff_evidence(b"") is None
+
+
+@pytest.mark.parametrize("current, outcome, expected", [
+    ("C", "pass", "B"), ("B", "pass", "A"), ("A", "pass", "A"),          # one grade better, floor A
+    ("B", "rectify", "C"), ("C", "rectify", "D"), ("D", "rectify", "D"),  # one grade worse, ceiling D
+    ("A", "suspend", "D"), ("B", "refer", "D"), ("D", "suspend", "D"),     # straight to D
+])
+def test_the_risk_grade_moves_after_each_inspection(current, outcome, expected):
+    assert rules.next_risk_grade(current, outcome) == expected
+
+
+def test_unknown_grades_and_outcomes_are_errors_not_guesses():
+    with pytest.raises(ValueError):
+        rules.next_risk_grade("E", "pass")
+    with pytest.raises(ValueError):
+        rules.next_risk_grade("B", "waived")
