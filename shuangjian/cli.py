@@ -26,6 +26,10 @@ def _client(args):
 def cmd_dev(args) -> int:
     from . import localrun
 
+    if args.action == "generate":  # synthetic province into reporting's read models (shuangjian/generate.py)
+        from .generate import run_cli
+
+        return run_cli(args)
     if args.action == "up":
         localrun.up()
     elif args.action == "down":
@@ -114,6 +118,16 @@ def cmd_escrow_import_statement(args) -> int:
     return import_statement(_client(args), args.file, progress=not args.no_progress)
 
 
+def cmd_report(args) -> int:
+    from . import reports
+
+    if args.action == "submit":
+        return reports.submit(_client(args), args.kind, args.as_of, args.division, args.note)
+    if args.action == "list":
+        return reports.list_cycles(_client(args), args.division)
+    return reports.fetch_report(_client(args), args.action, args.as_of, args.division, args.format, args.output)
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -124,9 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shuangjian", description="县级“双减”校外培训监管平台")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    dev = sub.add_parser("dev", help="本机运行：up / down / status")
-    dev.add_argument("action", choices=["up", "down", "status"])
+    dev = sub.add_parser("dev", help="本机运行：up / down / status；generate 合成全省报表数据")
+    dev.add_argument("action", choices=["up", "down", "status", "generate"])
     dev.set_defaults(func=cmd_dev)
+    from .generate import add_options as _generate_options
+
+    _generate_options(dev)
 
     health = sub.add_parser("health", help="各组件健康状况")
     health.add_argument("--url")
@@ -192,6 +209,27 @@ def build_parser() -> argparse.ArgumentParser:
     statement.add_argument("--no-progress", action="store_true", help="不显示进度条")
     _add_remote_options(statement)
     statement.set_defaults(func=cmd_escrow_import_statement)
+
+    report = sub.add_parser("report", help="报表：半月报、周报、报送").add_subparsers(dest="action", required=True)
+    for which, title in (("half-monthly", "半月报"), ("weekly", "周报（周五至周四）")):
+        one = report.add_parser(which, help=f"{title}：截至某日的统计，JSON 或导出 xlsx / csv")
+        one.add_argument("--as-of", help="统计截至日 YYYY-MM-DD（默认今天）")
+        one.add_argument("--division", help="行政区划代码（默认整个部署；市、省级为汇总）")
+        one.add_argument("--format", choices=("json", "xlsx", "csv"), default="json")
+        one.add_argument("--output", "-o", help="输出文件（xlsx/csv 默认用报表名）")
+        _add_remote_options(one)
+        one.set_defaults(func=cmd_report)
+    rsubmit = report.add_parser("submit", help="报送（冻结）某期报表；再次报送为更正版本，须说明原因")
+    rsubmit.add_argument("kind", choices=("half-monthly", "weekly"))
+    rsubmit.add_argument("--as-of", required=True, help="统计期末：半月报为15日或月末，周报为星期四")
+    rsubmit.add_argument("--division", help="县级行政区划代码（默认本人所在县）")
+    rsubmit.add_argument("--note", help="说明（更正时必填）")
+    _add_remote_options(rsubmit)
+    rsubmit.set_defaults(func=cmd_report)
+    rlist = report.add_parser("list", help="应报报表及报送状态（逾期在前）")
+    rlist.add_argument("--division", help="行政区划代码")
+    _add_remote_options(rlist)
+    rlist.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="载入演示县并演示主流程")
     _add_remote_options(demo)

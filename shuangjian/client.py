@@ -5,6 +5,8 @@ import json
 import os
 import time
 
+from urllib.parse import unquote
+
 import requests
 
 from services.common.config import gateway_url, load_secrets, secrets_file
@@ -42,6 +44,20 @@ class Client:
 
     def get(self, path: str, **params):
         return self.request("GET", path, params=params or None)
+
+    def download(self, path: str, **params) -> tuple[bytes, str | None]:
+        """A file answer: its bytes and the file name the server gave it (errors raise ApiError)."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = self.http.get(self.url + path, params=params, headers=headers, timeout=self.timeout)
+        if response.status_code >= 400:
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = {"error": {"code": "bad_response", "message": response.text[:200]}}
+            raise ApiError(response.status_code, payload.get("error", {}), payload)
+        disposition = response.headers.get("Content-Disposition", "")
+        name = unquote(disposition.split("filename*=UTF-8''", 1)[1]) if "filename*=UTF-8''" in disposition else None
+        return response.content, name
 
     def post(self, path: str, body: object = None):
         return self.request("POST", path, body)

@@ -48,6 +48,9 @@ from workflows.escrow_scan.workflows import PlatformScan
 from workflows.prepaid.activities import PrepaidActivities
 from workflows.prepaid.bridge import PrepaidBridge
 from workflows.prepaid.workflows import PrepaidContract
+from workflows.reports.activities import ReportActivities
+from workflows.reports.schedule import ensure_report_schedules
+from workflows.reports.workflows import ReportDeadline
 from workflows.rectification.activities import RectificationActivities
 from workflows.rectification.bridge import InspectionBridge
 from workflows.rectification.workflows import Rectification
@@ -57,13 +60,14 @@ from workflows.service_calls import ServiceCaller
 from workflows.verification.workflows import LicenceVerification
 
 WORKFLOWS = [LicenceVerification, ConversionApproval, Deregistration, ConversionDeadline, PrepaidContract,
-             PlatformScan, Rectification]
+             PlatformScan, Rectification, ReportDeadline]
 ACTIVITY_THREADS = 16
 
 
 def activities_of(verification: VerificationActivities, approvals: ApprovalActivities | None = None,
                   prepaid: PrepaidActivities | None = None, scan: ScanActivities | None = None,
-                  rectification: RectificationActivities | None = None) -> list[Callable]:
+                  rectification: RectificationActivities | None = None,
+                  reports: ReportActivities | None = None) -> list[Callable]:
     found = [verification.compute_deadline, verification.record_licence_verification]
     if approvals is not None:
         found += [approvals.compute_step_times, approvals.record_case_progress, approvals.run_step_check,
@@ -75,6 +79,8 @@ def activities_of(verification: VerificationActivities, approvals: ApprovalActiv
     if rectification is not None:
         found += [rectification.compute_rectification_deadline, rectification.create_reinspection_task,
                   rectification.close_order, rectification.escalate_order]
+    if reports is not None:
+        found += [reports.draft_due_reports, reports.flag_overdue_reports]
     return found
 
 
@@ -142,7 +148,8 @@ async def serve(stop: asyncio.Event) -> None:
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         caller = ServiceCaller(uri, signer)
         activities = activities_of(VerificationActivities(uri, signer), ApprovalActivities(caller),
-                                   PrepaidActivities(caller), ScanActivities(caller), RectificationActivities(caller))
+                                   PrepaidActivities(caller), ScanActivities(caller), RectificationActivities(caller),
+                                   ReportActivities(caller))
         worker = build_worker(client, queue, activities, executor)
         bridge = InstitutionRegisteredBridge(client, queue, uri, loop)
         consumers = [ApprovalsBridge(client, queue, uri, loop), PrepaidBridge(client, queue, uri, loop),
@@ -150,6 +157,7 @@ async def serve(stop: asyncio.Event) -> None:
         rpc = RpcServer(WorkflowsService(client, signer), uri, loop)
         running = asyncio.create_task(worker.run())
         await ensure_scans(client, queue, deployment().root_code)
+        await ensure_report_schedules(client, queue, deployment().root_code)
         bridge.start()
         for consumer in consumers:
             consumer.start()

@@ -40,11 +40,13 @@ def first_time(session: Session, model, event: dict) -> bool:
     return True
 
 
-def apply_once(session: Session, model, event: object, effect) -> bool:
+def apply_once(session: Session, model, event: object, effect, attempts: int = 3) -> bool:
     """Check the envelope, run `effect(session, event)` and record the event id, all in one commit.
 
     Returns False for a repeat delivery (nothing changes). A payload missing fields raises
-    ValidationFailed and leaves nothing behind.
+    ValidationFailed and leaves nothing behind. A unique-key clash is either a duplicate delivery
+    that won the race (then False) or another event creating the same row concurrently (events of
+    one record handled by two workers): then the effect runs again on the row now present.
     """
     from sqlalchemy.exc import IntegrityError
 
@@ -52,18 +54,23 @@ def apply_once(session: Session, model, event: object, effect) -> bool:
     from .events import check_envelope
 
     event = check_envelope(event)
-    try:
-        if not first_time(session, model, event):
-            return False
-        effect(session, event)
-        session.commit()
-    except IntegrityError:
-        session.rollback()  # a concurrent duplicate delivery won the race
-        return False
-    except (KeyError, TypeError, ValueError) as exc:
-        session.rollback()
-        raise ValidationFailed(f"事件内容不完整或格式错误：{exc}", field="data") from None
-    except BaseException:
-        session.rollback()
-        raise
-    return True
+    for attempt in range(1, attempts + 1):
+        try:
+            if not first_time(session, model, event):
+                return False
+            effect(session, event)
+            session.commit()
+            return True
+        except IntegrityError:
+            session.rollback()
+            if session.get(model, event["event_id"]) is not None:
+                return False  # a duplicate delivery won the race
+            if attempt == attempts:
+                raise
+        except (KeyError, TypeError, ValueError) as exc:
+            session.rollback()
+            raise ValidationFailed(f"事件内容不完整或格式错误：{exc}", field="data") from None
+        except BaseException:
+            session.rollback()
+            raise
+    return False

@@ -67,6 +67,9 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     ),
     "inspection.follow_up": frozenset({K.system}),
     "reporting.read": frozenset({K.education, K.supervision_office, K.ops}),
+    # reports (issue 6): the platform drafts them on schedule; the education bureau submits
+    "reporting.draft": frozenset({K.system}),
+    "reporting.submit": frozenset({K.education}),
     # school supervision (督导, issue 5 part 6): 督导室 and education record and read
     "supervision.record": frozenset({K.supervision_office, K.education}),
     "supervision.read": frozenset({K.supervision_office, K.education}),
@@ -86,6 +89,7 @@ REQUIRED_ROLES: dict[str, Role] = {
     "inspection.manage_complaint_settings": Role.leader,
     "identity.manage_users": Role.admin,
     "supervision.manage_settings": Role.leader,
+    "reporting.submit": Role.leader,
 }
 
 

@@ -176,6 +176,11 @@ def list_divisions(session: Session, actor: Actor) -> list[dict]:
     return [division_view(d) for d in session.scalars(select(Division).where(scope).order_by(Division.code))]
 
 
+def division_name(session: Session, code: str) -> str | None:
+    row = session.get(Division, code)
+    return row.name if row else None
+
+
 def township_directory(session: Session, actor: Actor) -> list[dict]:
     """The townships (code, name) within the actor's division: what a ledger's 乡镇 column may name."""
     scope = Division.code.startswith(scope_prefix(actor.division_code))

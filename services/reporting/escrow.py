@@ -110,8 +110,12 @@ def escrow_summary(session: Session, actor: Actor, division_code: str | None = N
     if not is_within(division_code, actor.division_code):
         raise Forbidden("无权查看该行政区划的报表", field="division")
     day = _parse_as_of(as_of)
-    prefix = scope_prefix(division_code)
+    return {"as_of": day.isoformat(), "division_code": division_code,
+            **escrow_figures(session, scope_prefix(division_code), day)}
 
+
+def escrow_figures(session: Session, prefix: str, day: date) -> dict:
+    """Accounts open, funds under supervision (latest booked balance per institution) and open alerts."""
     accounts_open = session.scalar(select(func.count()).select_from(EscrowAccountFact).where(
         EscrowAccountFact.division_code.startswith(prefix), EscrowAccountFact.opened_on <= day,
         or_(EscrowAccountFact.closed_on.is_(None), EscrowAccountFact.closed_on > day)))
@@ -130,7 +134,6 @@ def escrow_summary(session: Session, actor: Actor, division_code: str | None = N
         .group_by(EscrowAlertFact.kind)).all()
     by_kind = {kind: int(n) for kind, n in open_alerts}
     return {
-        "as_of": day.isoformat(), "division_code": division_code,
         "accounts_open": int(accounts_open or 0), "funds_under_supervision_fen": int(funds or 0),
         "alerts_open": sum(by_kind.values()), "alerts_open_by_kind": by_kind,
     }

@@ -14,6 +14,7 @@ from services.common.policy import authorize
 from services.common.workdays import SHANGHAI, today_shanghai
 
 from . import domain
+from .facts import local_day, record_attributes
 from .models import InstitutionFact, InstitutionStatusFact, ProcessedEvent
 
 
@@ -72,6 +73,7 @@ def _add_status(session: Session, institution_id: int, status: str, effective_on
 def _record_institution(session: Session, event: dict) -> None:
     data = event["data"]
     institution_id = _upsert_fact(session, event)
+    record_attributes(session, data, session.get(InstitutionFact, institution_id).registered_on)
     history = data.get("history")
     if history is None:  # an event from before the registry sent its history
         fact = session.get(InstitutionFact, institution_id)
@@ -99,8 +101,13 @@ def apply_institution_status_changed(session: Session, event: dict) -> bool:
     return apply_once(session, ProcessedEvent, event, _record_status_change)
 
 
+def _record_update(session: Session, event: dict) -> None:
+    _upsert_fact(session, event)
+    record_attributes(session, event["data"], local_day(event["occurred_at"]))
+
+
 def apply_institution_updated(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _upsert_fact)
+    return apply_once(session, ProcessedEvent, event, _record_update)
 
 
 def _parse_as_of(as_of: object) -> date:

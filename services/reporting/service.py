@@ -1,16 +1,32 @@
 """Reporting service: event handlers feed read models; RPC answers from them alone."""
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
-from nameko.events import event_handler
+from nameko.events import EventDispatcher, event_handler
 
 from services.common.db import Database
+from services.common.errors import ValidationFailed
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import rpc
 
 from . import handlers
 from . import escrow  # issue 4: escrow figures
+from . import charts, cycles, export, facts  # issue 6: reports
+
+
+def _fact_handler(source: str, event_type: str):
+    """An event handler feeding the report read models (facts.APPLIERS)."""
+
+    @event_handler(source, event_type)
+    def handle(self, event):
+        applied = facts.apply_fact_event(self.db, event_type, event)
+        self.ctx.log.info("read_model_updated", event_type=event_type, event_id=event.get("event_id"),
+                          applied=applied)
+
+    handle.__name__ = f"on_{event_type}"
+    return handle
 
 
 class ReportingService(service_kit.ServiceBase):
@@ -67,3 +83,72 @@ class ReportingService(service_kit.ServiceBase):
     @rpc
     def get_escrow_summary(self, actor, division_code=None, as_of=None):
         return escrow.escrow_summary(self.db, self.actors.verify(actor), division_code, as_of)
+
+    # -- reports (issue 6): read models of inspections, complaints and schools; cycles; exports --
+
+    report_events = EventDispatcher()
+
+    # one handler per fact event, named on_<event type> (nameko finds entrypoints by attribute)
+    for _event_type in facts.APPLIERS:
+        locals()[f"on_{_event_type}"] = _fact_handler(facts.SOURCES.get(_event_type, "inspection"), _event_type)
+    del _event_type
+
+    @rpc
+    def get_report(self, actor, kind, division_code=None, as_of=None):
+        return cycles.get_report(self.db, self.actors.verify(actor), kind, division_code, as_of)
+
+    @rpc
+    def export_report(self, actor, kind, division_code=None, as_of=None, file_format="xlsx", division_name=None,
+                      submission_id=None):
+        """The report (or a frozen submission) as a file: {filename, content_type, content_b64}."""
+        actor = self.actors.verify(actor)
+        return export_file(self.db, actor, kind, division_code, as_of, file_format, division_name, submission_id)
+
+    @rpc
+    def get_chart_data(self, actor, division_code=None, date_from=None, date_to=None):
+        return charts.chart_data(self.db, self.actors.verify(actor), division_code, date_from, date_to)
+
+    @rpc
+    def draft_due_reports(self, actor, kind, division_code, today=None):
+        return cycles.draft_due_reports(self.db, self.report_events, self.actors.verify(actor), kind,
+                                        division_code, today)
+
+    @rpc
+    def flag_overdue_reports(self, actor, kind, period_end, at=None):
+        return cycles.flag_overdue_reports(self.db, self.report_events, self.actors.verify(actor), kind, period_end,
+                                           at)
+
+    @rpc
+    def submit_report(self, actor, kind, division_code, as_of, note=None):
+        return cycles.submit_report(self.db, self.report_events, self.actors.verify(actor), kind, division_code,
+                                    as_of, note)
+
+    @rpc
+    def list_reports(self, actor, division_code=None, kind=None):
+        return cycles.list_reports(self.db, self.actors.verify(actor), division_code, kind)
+
+    @rpc
+    def list_report_submissions(self, actor, cycle_id):
+        return cycles.list_submissions(self.db, self.actors.verify(actor), cycle_id)
+
+    @rpc
+    def get_report_submission(self, actor, submission_id):
+        return cycles.get_submission(self.db, self.actors.verify(actor), submission_id)
+
+
+def export_file(session, actor, kind, division_code, as_of, file_format, division_name, submission_id) -> dict:
+    if file_format not in export.FORMATS:
+        raise ValidationFailed("导出格式应为 xlsx 或 csv", field="format")
+    content_type, render = export.FORMATS[file_format]
+    submission = None
+    if submission_id is not None:
+        submission = cycles.get_submission(session, actor, submission_id)
+        report = submission["content"]
+    else:
+        report = cycles.get_report(session, actor, kind, division_code, as_of)
+    name = f"{report['kind_name']}_{report['division_code']}_{report['period_end']}"
+    if submission:
+        name += f"_第{submission['version']}版"
+    content = render(report, division_name, submission)
+    return {"filename": f"{name}.{file_format}", "content_type": content_type,
+            "content_b64": base64.b64encode(content).decode("ascii")}

@@ -1,0 +1,1 @@
+"""Reports on time: schedules draft each report owed, notify, and flag it overdue (issue 6)."""
