@@ -78,6 +78,7 @@ def run_demo(admin: Client) -> int:
 
     education = _as(admin, "jiaoti_leader")
     civil = _as(admin, "minzheng_leader")
+    import_seed_ledger(education)
     before = education.get("/api/reports/institution-counts")["institutions_total"]
 
     step(2, "教体局王科长登记一家学科类培训机构")
@@ -124,11 +125,13 @@ def run_demo(admin: Client) -> int:
     prepaid = run_prepaid(education, iid, first_step=13)
     inspected = run_inspection(education, iid, first_step=18)
 
-    step(21, "健康检查")
+    reported = run_report(education, first_step=21)
+
+    step(22, "健康检查")
     report = admin.get("/health")
     for name, status in report["components"].items():
         print(f"    {name:<11} {status}")
-    ok = (record["verification"] == "verified" and converted and prepaid and inspected
+    ok = (record["verification"] == "verified" and converted and prepaid and inspected and reported
           and report["status"] == "ok")
     print("\n演示完成。" if ok else "\n演示未全部成功，请查看 var/log/。")
     return 0 if ok else 1
@@ -336,3 +339,67 @@ def run_inspection(education: Client, iid: int, first_step: int) -> bool:
         print(f"    线索 #{lead['id']} {lead['source_name']}：{lead['reason_name']} {first}")
     return (status == "停业整顿" and restored == "正常营业" and closed["status"] == "closed"
             and any(i["source"] == "course_schedule" for i in leads))
+
+
+def run_report(education: Client, first_step: int) -> bool:
+    """The county's 半月报 as of today, from the read models, with its 压减率 and its inputs."""
+    step(first_step, "本县半月报（截至今天）：由各部门事件累积的读模型生成，可导出 xlsx")
+    report = wait_until(lambda: education.get("/api/reports/half-monthly"),
+                        lambda r: r["inspections"]["records"] > 0 and r["orders"]["issued"]["suspend"] > 0)
+    print(f"    统计期 {report['period_start']} 至 {report['period_end']}")
+    print(f"    有证有照机构 {report['institutions_total']} 家，其中学科类 {report['institutions_academic']} 家；"
+          + "，".join(f"{k} {v}" for k, v in report["status_counts"].items()))
+    reduction = report["reduction"]
+    print(f"    {reduction['formula']}：基数 {report['academic_baseline']}，仍正常营业 {report['academic_operating']}"
+          f" → {reduction['rate_text']}")
+    inspections, orders, complaints = report["inspections"], report["orders"], report["complaints"]
+    print(f"    本期检查 {inspections['records']} 次（{inspections['institutions_inspected']} 家），"
+          f"停业整顿 {orders['issued']['suspend']} 份，整改销号 {orders['closed']} 份；"
+          f"受理举报 {complaints['received']} 件，超期 {complaints['overdue_open']} 件")
+    escrow = report["escrow"]
+    print(f"    资金监管：账户 {escrow['accounts_open']} 个，监管余额 {_yuan(escrow['funds_under_supervision_fen'])}，"
+          f"未处置预警 {escrow['alerts_open']} 条")
+    print("    导出：shuangjian report half-monthly --format xlsx")
+    return report["institutions_total"] > 0 and report["reduction_rate"] is not None
+
+
+# The county of the seed press release: 26 licensed, 18 学科类; of those, 5 停业整顿, 2 注销中 and 4
+# 暂停营业 since the special action (dated here 2021-11-01). Outside 枞阳镇, where the demo sweeps.
+SEED_ACADEMIC_STATUSES = ["停业整顿"] * 5 + ["注销中"] * 2 + ["暂停营业"] * 4 + ["正常营业"] * 7
+SEED_SERIAL = 7_220_000
+
+
+def seed_ledger_rows() -> list[dict]:
+    rows = []
+    for n in range(26):
+        academic = n < len(SEED_ACADEMIC_STATUSES)
+        status = SEED_ACADEMIC_STATUSES[n] if academic else "正常营业"
+        township = TOWNSHIPS[1 + n % (len(TOWNSHIPS) - 1)]
+        rows.append({
+            "机构名称": f"枞阳县{township[1]}{'学科' if academic else '艺体'}培训学校{n + 1:02d}",
+            "统一社会信用代码": make_uscc(SEED_SERIAL + n), "办学许可证号": f"教民1340722700{n + 1:02d}号",
+            "发证日期": "2020-03-01", "类别": "学科类" if academic else "非学科类", "法人类型": "营利性",
+            "乡镇": township[1], "地址": f"{township[1]}人民路{n + 1}号", "状态": status,
+            "状态日期": "" if status == "正常营业" else "2021-11-01", "全国平台注册": "是",
+        })
+    return rows
+
+
+def import_seed_ledger(education: Client) -> None:
+    """The county's ledger through the same import as `shuangjian registry import` (idempotent)."""
+    import csv
+
+    from services.common.config import var_dir
+
+    from .ledger_import import import_ledger
+
+    print("    导入本县机构台账：26家有证有照，其中学科类18家（停业整顿5、注销中2、暂停营业4）")
+    rows = seed_ledger_rows()
+    path = var_dir() / "demo" / "枞阳县机构台账.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    if import_ledger(education, str(path), progress=False) != 0:
+        raise RuntimeError("演示台账导入失败")
