@@ -485,6 +485,10 @@ class GatewayService:
     def inspection_leads(self, request):
         return self.inspection.list_leads(self._signed(request), request.args.get("status") or None)
 
+    @api("POST", "/api/inspection/leads/<int:lead_id>/close")
+    def close_inspection_lead(self, request, lead_id):
+        return self.inspection.close_lead(self._signed(request), lead_id, read_json(request))
+
     # -- school supervision (督导: zones, visits, homework, 一校一案; issue 5 part 6) ----------------
 
     @api("GET", "/api/supervision/schools")

@@ -28,6 +28,7 @@ from services.common.workdays import SHANGHAI, workday_deadline
 
 from . import campaign_rules as rules
 from .campaign_models import Campaign, EvidenceFile, InspectionOrder, InspectionRecord, Reinspection
+from .leads import close_leads_checked_by
 from .models import InspectionTarget
 
 Dispatch = Callable[[str, dict], None]
@@ -249,6 +250,7 @@ def record_inspection(session: Session, dispatch: Dispatch, actor: Actor, data: 
     session.add(record)
     target.risk_grade = rules.next_risk_grade(target.risk_grade, outcome["kind"])  # same commit as the record
     session.flush()
+    close_leads_checked_by(session, target.institution_id, record.id, inspected_at, _who(actor))
     order = None
     if outcome["kind"] != "pass":
         order = InspectionOrder(

@@ -11,7 +11,8 @@ def initial_risk_grade(category: str) -> str:
     return "C" if category == "academic" else "B"
 
 
-LEAD_STATUS_NAMES = {"open": "待核查"}
+LEAD_STATUS_NAMES = {"open": "待核查", "closed": "已办结"}
+LEAD_RESOLUTIONS = {"inspected": "已现场检查", "unfounded": "经核查不属实", "referred": "已移交其他部门"}
 LEAD_SOURCE_NAMES = {"escrow_alert": "预收费资金预警", "course_schedule": "课程表自动比对", "complaint": "群众举报"}
 
 

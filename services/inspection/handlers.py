@@ -192,6 +192,9 @@ def lead_view(row: InspectionLead) -> dict:
         "evidence": row.evidence, "source_refs": row.source_refs, "occurrences": row.occurrences,
         "status": row.status, "status_name": domain.LEAD_STATUS_NAMES.get(row.status, row.status),
         "first_seen_at": iso_utc(row.first_seen_at), "last_seen_at": iso_utc(row.last_seen_at),
+        "resolution": row.resolution, "resolution_name": domain.LEAD_RESOLUTIONS.get(row.resolution),
+        "resolution_note": row.resolution_note, "record_id": row.record_id, "closed_by": row.closed_by,
+        "closed_at": iso_utc(row.closed_at),
     }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String
+from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
@@ -68,3 +68,9 @@ class InspectionLead(Base):
     status: Mapped[str] = mapped_column(String(20))  # open
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # closing (issue 5): the inspection that checked it, or an official's resolution
+    resolution: Mapped[str | None] = mapped_column(String(20), nullable=True)  # inspected | unfounded | referred
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    record_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    closed_by: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

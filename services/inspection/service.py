@@ -9,7 +9,7 @@ from services.common.db import Database
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import rpc
 
-from . import campaigns, complaints, handlers, supervision
+from . import campaigns, complaints, handlers, leads, supervision
 
 
 class InspectionService(service_kit.ServiceBase):
@@ -51,6 +51,10 @@ class InspectionService(service_kit.ServiceBase):
     @rpc
     def list_leads(self, actor, status=None):
         return handlers.list_leads(self.db, self.actors.verify(actor), status)
+
+    @rpc
+    def close_lead(self, actor, lead_id, data):
+        return leads.close_lead(self.db, self.actors.verify(actor), lead_id, data)
 
     # -- school supervision (督导: zones, visits, homework, 一校一案; issue 5 part 6) ------------------
 
