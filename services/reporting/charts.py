@@ -11,11 +11,9 @@ from sqlalchemy.orm import Session
 from services.common.divisions import scope_prefix
 from services.common.errors import ValidationFailed
 from services.common.identity import Actor
-from services.common.policy import authorize
 
 from . import report_rules as rules
-from .cycles import scope_of
-from .handlers import _parse_as_of
+from .handlers import parse_as_of, readable_division
 from .report import _institutions
 
 MAX_POINTS = 48
@@ -50,10 +48,9 @@ def week_starts(start: date, end: date) -> list[date]:
 
 def chart_data(session: Session, actor: Actor, division_code: object = None, date_from: object = None,
                date_to: object = None) -> dict:
-    authorize(actor, "reporting.read")
-    division = scope_of(actor, division_code)
-    end = _parse_as_of(date_to)
-    start = _parse_as_of(date_from) if date_from else end - timedelta(days=180)
+    division = readable_division(actor, division_code)
+    end = parse_as_of(date_to)
+    start = parse_as_of(date_from) if date_from else end - timedelta(days=180)
     if start > end:
         raise ValidationFailed("开始日期不能晚于结束日期", field="from")
     points = half_month_ends(start, end)

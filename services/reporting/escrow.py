@@ -11,14 +11,12 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from services.common.divisions import is_within, scope_prefix, validate_code
-from services.common.errors import Forbidden
+from services.common.divisions import scope_prefix, validate_code
 from services.common.idempotency import apply_once
 from services.common.identity import Actor
-from services.common.policy import authorize
 from services.common.workdays import SHANGHAI
 
-from .handlers import _parse_as_of
+from .handlers import parse_as_of, readable_division
 from .models import EscrowAccountFact, EscrowAlertFact, EscrowBalanceFact, InstitutionFact, ProcessedEvent
 
 def _local_day(iso: str) -> date:
@@ -104,12 +102,8 @@ def apply_escrow_event(session: Session, event_type: str, event: object) -> bool
 
 
 def escrow_summary(session: Session, actor: Actor, division_code: str | None = None, as_of: str | None = None) -> dict:
-    division_code = division_code or actor.division_code
-    validate_code(division_code, field="division")
-    authorize(actor, "reporting.read")
-    if not is_within(division_code, actor.division_code):
-        raise Forbidden("无权查看该行政区划的报表", field="division")
-    day = _parse_as_of(as_of)
+    division_code = readable_division(actor, division_code)
+    day = parse_as_of(as_of)
     return {"as_of": day.isoformat(), "division_code": division_code,
             **escrow_figures(session, scope_prefix(division_code), day)}
 

@@ -110,7 +110,7 @@ def apply_institution_updated(session: Session, event: dict) -> bool:
     return apply_once(session, ProcessedEvent, event, _record_update)
 
 
-def _parse_as_of(as_of: object) -> date:
+def parse_as_of(as_of: object) -> date:
     if as_of in (None, ""):
         return today_shanghai()
     if not isinstance(as_of, str):
@@ -121,15 +121,20 @@ def _parse_as_of(as_of: object) -> date:
         raise ValidationFailed("日期应为 YYYY-MM-DD", field="as_of") from None
 
 
+def readable_division(actor: Actor, division_code: object) -> str:
+    """The division a report is asked for (default the reader's own), checked against the reader."""
+    authorize(actor, "reporting.read")
+    code = validate_code(division_code or actor.division_code, field="division")
+    if not is_within(code, actor.division_code):
+        raise Forbidden("无权查看该行政区划的报表", field="division")
+    return code
+
+
 def institution_counts(
     session: Session, actor: Actor, division_code: str | None = None, as_of: str | None = None
 ) -> dict:
-    division_code = division_code or actor.division_code
-    validate_code(division_code, field="division")
-    authorize(actor, "reporting.read")
-    if not is_within(division_code, actor.division_code):
-        raise Forbidden("无权查看该行政区划的报表", field="division")
-    day = _parse_as_of(as_of)
+    division_code = readable_division(actor, division_code)
+    day = parse_as_of(as_of)
 
     # the entry in force on `day`: of those effective by then, the registry's latest (highest seq)
     latest = (
