@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from services.common.divisions import scope_prefix, validate_code
@@ -88,6 +88,16 @@ def _known_division(session: Session, institution_id: int) -> str | None:
                           .where(EscrowAccountFact.institution_id == institution_id).limit(1))
 
 
+# Each institution's latest booked balance by the day: one index seek per institution on the
+# (institution_id, day) key, instead of grouping every booked day of every institution.
+LATEST_BALANCES_SQL = text("""
+SELECT COALESCE(SUM((SELECT b.balance_fen FROM escrow_balance_facts b
+                     WHERE b.institution_id = i.institution_id AND b.day <= :day AND b.division_code LIKE :prefix
+                     ORDER BY b.day DESC LIMIT 1)), 0)
+FROM (SELECT institution_id FROM institution_facts WHERE division_code LIKE :prefix
+      UNION SELECT institution_id FROM escrow_account_facts WHERE division_code LIKE :prefix) i
+""")
+
 APPLIERS = {
     "escrow_account_opened": _account_opened,
     "escrow_account_closed": _account_closed,
@@ -114,12 +124,7 @@ def escrow_figures(session: Session, prefix: str, day: date) -> dict:
         EscrowAccountFact.division_code.startswith(prefix), EscrowAccountFact.opened_on <= day,
         or_(EscrowAccountFact.closed_on.is_(None), EscrowAccountFact.closed_on > day)))
 
-    latest = (select(EscrowBalanceFact.institution_id, func.max(EscrowBalanceFact.day).label("day"))
-              .where(EscrowBalanceFact.division_code.startswith(prefix), EscrowBalanceFact.day <= day)
-              .group_by(EscrowBalanceFact.institution_id).subquery())
-    funds = session.scalar(select(func.coalesce(func.sum(EscrowBalanceFact.balance_fen), 0)).join(
-        latest, and_(latest.c.institution_id == EscrowBalanceFact.institution_id,
-                     latest.c.day == EscrowBalanceFact.day)))
+    funds = session.scalar(LATEST_BALANCES_SQL, {"prefix": prefix + "%", "day": day})
 
     open_alerts = session.execute(
         select(EscrowAlertFact.kind, func.count()).where(
