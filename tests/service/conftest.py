@@ -62,6 +62,26 @@ def system_token(signer):
     return signer.sign(system_actor("340722"))
 
 
+def purge_event_queues(amqp_uri: str, container) -> None:
+    """Drop what earlier tests published to this service's durable event queues while it was not
+    running (their events would otherwise reach this test's read models)."""
+    from kombu import Connection
+    from nameko.events import EventHandler
+
+    with Connection(amqp_uri) as conn:
+        for entrypoint in container.entrypoints:
+            if isinstance(entrypoint, EventHandler):
+                name = f"evt-{entrypoint.source_service}-{entrypoint.event_type}--{container.service_name}." \
+                       f"{entrypoint.method_name}"
+                channel = conn.channel()
+                try:
+                    channel.queue_purge(name)
+                except Exception:  # not declared yet: nothing to drop
+                    pass
+                finally:
+                    channel.close()
+
+
 @pytest.fixture
 def start_services(container_factory, config):
     """`start_services(RegistryService, …)` → {service name: started container}."""
@@ -70,6 +90,7 @@ def start_services(container_factory, config):
         containers = {}
         for cls in classes:
             container = container_factory(cls, config)
+            purge_event_queues(config["AMQP_URI"], container)
             container.start()
             containers[cls.name] = container
         return containers
