@@ -128,6 +128,12 @@ def cmd_report(args) -> int:
     return reports.fetch_report(_client(args), args.action, args.as_of, args.division, args.format, args.output)
 
 
+def cmd_audit_verify(args) -> int:
+    from .audit import verify
+
+    return verify(_client(args))
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -230,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     rlist.add_argument("--division", help="行政区划代码")
     _add_remote_options(rlist)
     rlist.set_defaults(func=cmd_report)
+
+    audit = sub.add_parser("audit", help="审计日志（哈希链）").add_subparsers(dest="action", required=True)
+    averify = audit.add_parser("verify", help="校验各服务的审计链：有条目被改动或删除则退出码为1")
+    _add_remote_options(averify)
+    averify.set_defaults(func=cmd_audit_verify)
 
     demo = sub.add_parser("demo", help="载入演示县并演示主流程")
     _add_remote_options(demo)

@@ -133,6 +133,9 @@ def run_demo(admin: Client) -> int:
         print(f"    {name:<11} {status}")
     ok = (record["verification"] == "verified" and converted and prepaid and inspected and reported
           and report["status"] == "ok")
+    print(f"\n页面：{admin.url}/ui/ （各部门登录后见本部门待办）；公众：{admin.url}/public/")
+    for username, display, kind, _ in DEMO_USERS:
+        print(f"    {username:<16} {display}（{kind}）  密码 {DEMO_PASSWORD}")
     print("\n演示完成。" if ok else "\n演示未全部成功，请查看 var/log/。")
     return 0 if ok else 1
 

@@ -12,7 +12,14 @@ class DomainError(Exception):
     """Base: `message` is Chinese text fit for an official; `field`/`row` say where."""
 
     code = "error"
-    http_status = 400
+
+    @property
+    def http_status(self) -> int:
+        """The HTTP status the gateway answers with — from its one table, ERROR_TABLE in
+        services/gateway/api.py (imported here lazily: services never need it)."""
+        from services.gateway.api import status_for
+
+        return status_for(self)
 
     def __init__(self, message: str, field: str | None = None, row: int | None = None):
         # nameko serialises exception args with str(), so None arrives as "None" and 7 as "7"
@@ -41,34 +48,28 @@ class DomainError(Exception):
 @deserialize_to_instance
 class ValidationFailed(DomainError):
     code = "validation_failed"
-    http_status = 400
 
 
 @deserialize_to_instance
 class NotAuthenticated(DomainError):
     code = "not_authenticated"
-    http_status = 401
 
 
 @deserialize_to_instance
 class Forbidden(DomainError):
     code = "forbidden"
-    http_status = 403
 
 
 @deserialize_to_instance
 class NotFound(DomainError):
     code = "not_found"
-    http_status = 404
 
 
 @deserialize_to_instance
 class Conflict(DomainError):
     code = "conflict"
-    http_status = 409
 
 
 @deserialize_to_instance
 class Unavailable(DomainError):
     code = "unavailable"
-    http_status = 503

@@ -76,6 +76,8 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "supervision.manage_settings": frozenset({K.supervision_office, K.education}),
     "identity.manage_users": frozenset({K.ops, K.education}),
     "ops.read_health": EVERY_DEPARTMENT,
+    # the audit trail (issue 7 part 4): checking every service's chain is for ops and the bureau's admins
+    "audit.verify": frozenset({K.ops, K.education}),
 }
 
 # actions that additionally need a role within the department
@@ -90,6 +92,7 @@ REQUIRED_ROLES: dict[str, Role] = {
     "identity.manage_users": Role.admin,
     "supervision.manage_settings": Role.leader,
     "reporting.submit": Role.leader,
+    "audit.verify": Role.admin,
 }
 
 

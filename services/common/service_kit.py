@@ -39,7 +39,26 @@ class ServiceBase:
 
     ctx = Context()
     actors = Actors()
+    # the service's audit chain (services/common/audit.AuditTrail) and which read permissions let a
+    # user see its records' trails; each service sets both
+    audit_trail = None
+    audit_read_actions: tuple[str, ...] = ()
 
     @rpc
     def ping(self):
         return {"service": self.name, "ok": True}
+
+    @rpc
+    def verify_audit(self, actor):
+        """Walk this service's hash chain: {service, entries, ok, first_bad_seq, reason, last_hash}."""
+        from . import audit
+
+        return audit.verify_for(self.db, self.actors.verify(actor), self.audit_trail)
+
+    @rpc
+    def list_audit(self, actor, entity=None, entity_id=None, limit=100, offset=0):
+        from . import audit
+
+        limit, offset = paging(limit, offset)
+        return audit.list_for(self.db, self.actors.verify(actor), self.audit_trail, self.audit_read_actions,
+                              entity, entity_id, limit, offset)

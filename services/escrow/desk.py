@@ -31,6 +31,7 @@ from .models import (
     Lesson,
     Refund,
 )
+from .models import audit_trail
 from .monitoring import Dispatch, event, publish, who
 
 DESK = "escrow.desk"
@@ -89,6 +90,7 @@ def set_settings(session: Session, dispatch: Dispatch, actor: Actor, county_code
     county = _county(county_code or actor.division_code)
     authorize(actor, "escrow.manage_settings", county)
     row = session.get(EscrowSettings, county)
+    before = settings_view(county, row) if row is not None else None
     updated = rules.parse_settings_update(monitoring.rules_for_row(row), data)
     if row is None:
         row = EscrowSettings(county_code=county)
@@ -96,6 +98,8 @@ def set_settings(session: Session, dispatch: Dispatch, actor: Actor, county_code
     for key, value in updated.as_dict().items():
         setattr(row, key, value)
     row.updated_at, row.updated_by = utc_now(), who(actor)
+    audit_trail.append(session, actor, "escrow.set_settings", "escrow_settings", county, before,
+                       settings_view(county, row), county)
     session.commit()
     view = settings_view(county, row)
     publish(dispatch, [event("escrow_settings_changed", {k: v for k, v in view.items() if k != "names"},
@@ -154,6 +158,8 @@ def open_account(session: Session, dispatch: Dispatch, actor: Actor, data: objec
         session.flush()
         session.add(EscrowAccountChange(account_id=row.id, change="opened", detail=_history_detail(row),
                                         at=now, by=who(actor)))
+        audit_trail.append(session, actor, "escrow.open_account", "escrow_account", row.id, None, account_view(row),
+                           row.division_code, now)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -187,12 +193,15 @@ def change_account(session: Session, dispatch: Dispatch, actor: Actor, account_i
         others = {a.mode for a in _open_accounts(session, row.institution_id) if a.id != row.id}
         rules.check_may_open("operating", changes["mode"][1], others)
     now = utc_now()
+    before = account_view(row)
     for key, (_, after) in changes.items():
         setattr(row, key, after)
     row.version += 1
     row.updated_at, row.updated_by = now, who(actor)
     detail = {"changes": {k: list(v) for k, v in changes.items()}, "reason": reason}
     session.add(EscrowAccountChange(account_id=row.id, change="changed", detail=detail, at=now, by=who(actor)))
+    audit_trail.append(session, actor, "escrow.change_account", "escrow_account", row.id, before,
+                       account_view(row) | {"reason": reason}, row.division_code, now)
     session.commit()
     _after_change(session, dispatch, [_account_event("changed", row, actor, **detail)], row.institution_id)
     return account_view(row)
@@ -208,12 +217,15 @@ def close_account(session: Session, dispatch: Dispatch, actor: Actor, account_id
     liability = monitoring.position_of(session, inst)["unearned_fen"] if inst else 0
     others = [a for a in _open_accounts(session, row.institution_id) if a.id != row.id]
     rules.check_may_close(row.status, liability, len(others))
+    before = account_view(row)
     row.status, row.closed_on = "closed", closed_on
     row.version += 1
     row.updated_at, row.updated_by = now, who(actor)
     session.add(EscrowAccountChange(account_id=row.id, change="closed",
                                     detail={"closed_on": closed_on.isoformat(), "reason": reason},
                                     at=now, by=who(actor)))
+    audit_trail.append(session, actor, "escrow.close_account", "escrow_account", row.id, before,
+                       account_view(row) | {"reason": reason}, row.division_code, now)
     session.commit()
     _after_change(session, dispatch, [_account_event("closed", row, actor, reason=reason)], row.institution_id)
     return account_view(row)
@@ -267,6 +279,9 @@ def create_fee_item(session: Session, dispatch: Dispatch, actor: Actor, data: ob
     row = FeeItem(institution_id=inst.institution_id, name=name, price_per_hour_fen=price,
                   published_at=now if publish_now else None, withdrawn_at=None)
     session.add(row)
+    session.flush()
+    audit_trail.append(session, actor, "escrow.create_fee_item", "fee_item", row.id, None, fee_item_view(row),
+                       inst.division_code, now)
     session.commit()
     publish(dispatch, [_fee_event("published", row, inst, actor)] if publish_now else [])
     return fee_item_view(row)
@@ -282,7 +297,10 @@ def publish_fee_item(session: Session, dispatch: Dispatch, actor: Actor, fee_ite
     if row.withdrawn_at is not None:
         raise Conflict("收费项目已撤下，请重新创建", field="fee_item_id")
     if row.published_at is None:
+        before = fee_item_view(row)
         row.published_at = utc_now()
+        audit_trail.append(session, actor, "escrow.publish_fee_item", "fee_item", row.id, before,
+                           fee_item_view(row), inst.division_code)
         session.commit()
         publish(dispatch, [_fee_event("published", row, inst, actor)])
     return fee_item_view(row)
@@ -291,7 +309,10 @@ def publish_fee_item(session: Session, dispatch: Dispatch, actor: Actor, fee_ite
 def withdraw_fee_item(session: Session, dispatch: Dispatch, actor: Actor, fee_item_id: int) -> dict:
     row, inst = _fee_item(session, actor, fee_item_id)
     if row.withdrawn_at is None:
+        before = fee_item_view(row)
         row.withdrawn_at = utc_now()
+        audit_trail.append(session, actor, "escrow.withdraw_fee_item", "fee_item", row.id, before,
+                           fee_item_view(row), inst.division_code)
         session.commit()
         publish(dispatch, [_fee_event("withdrawn", row, inst, actor)])
     return fee_item_view(row)
@@ -353,6 +374,9 @@ def sign_contract(session: Session, dispatch: Dispatch, actor: Actor, data: obje
     )
     session.add(row)
     try:
+        session.flush()
+        audit_trail.append(session, actor, "escrow.sign_contract", "contract", row.id, None, contract_view(row),
+                           row.division_code, row.signed_at)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -448,9 +472,13 @@ def deliver_lesson(session: Session, dispatch: Dispatch, actor: Actor, contract_
                     hours=draft.hours, fee_fen=fee, delivered_at=draft.delivered_at, confirmation="pending",
                     confirmed_at=None)
     session.add(lesson)
+    contract_before = contract_view(row)
     if delivered_hours + draft.hours == row.class_hours:
         row.status = "completed"
     try:
+        session.flush()
+        audit_trail.append(session, actor, "escrow.deliver_lesson", "contract", row.id, contract_before,
+                           contract_view(row) | {"lesson": lesson_view(lesson)}, row.division_code, now)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -471,7 +499,10 @@ def _confirm(session: Session, dispatch: Dispatch, actor: Actor, contract_id: ob
         raise NotFound(f"合同{row.contract_no}没有第{no}次课", field="lesson_no")
     if lesson.confirmation != "pending":
         return lesson_view(lesson)  # confirmed already (by the parent or deemed): nothing changes
+    before = lesson_view(lesson)
     lesson.confirmation, lesson.confirmed_at = how, utc_now()
+    audit_trail.append(session, actor, "escrow.confirm_lesson", "contract", row.id, before, lesson_view(lesson),
+                       row.division_code)
     session.commit()
     data_ = {**_ref(row), "lesson_no": lesson.lesson_no, "how": "parent" if how == "confirmed" else "deemed"}
     _after_change(session, dispatch, [event("lesson_confirmed", data_, row.division_code, actor)], row.institution_id)
@@ -514,6 +545,9 @@ def request_refund(session: Session, dispatch: Dispatch, actor: Actor, contract_
     refund = Refund(contract_id=row.id, institution_id=row.institution_id, amount_fen=amount, reason=reason,
                     channel=row.channel, requested_at=utc_now(), status="requested")
     session.add(refund)
+    session.flush()
+    audit_trail.append(session, actor, "escrow.request_refund", "refund", refund.id, None, refund_view(refund),
+                       row.division_code, refund.requested_at)
     session.commit()
     data_ = {"refund_id": refund.id, **_ref(row), "amount_fen": amount, "channel": refund.channel,
              "requested_at": iso_utc(refund.requested_at),
@@ -551,7 +585,10 @@ def answer_refund(session: Session, dispatch: Dispatch, actor: Actor, refund_id:
     county_rules = monitoring.rules_for(session, contract.division_code)
     deadline = workday_deadline(refund.requested_at, county_rules.refund_answer_workdays)
     rules.check_refund_answerable(refund.status, deadline, utc_now())
+    before = refund_view(refund) | {"contract_status": contract.status}
     _settle(session, refund, contract, decision, answer)
+    audit_trail.append(session, actor, "escrow.answer_refund", "refund", refund.id, before,
+                       refund_view(refund) | {"contract_status": contract.status}, contract.division_code)
     session.commit()
     _answered(session, dispatch, actor, refund, contract)
     return refund_view(refund)
@@ -562,7 +599,10 @@ def deem_refund_accepted(session: Session, dispatch: Dispatch, actor: Actor, ref
     refund, contract = _refund(session, actor, refund_id, DEADLINES)
     if refund.status != "requested":
         return refund_view(refund)
+    before = refund_view(refund) | {"contract_status": contract.status}
     _settle(session, refund, contract, "deemed_accepted", "机构逾期未答复，视为同意退费")
+    audit_trail.append(session, actor, "escrow.deem_refund_accepted", "refund", refund.id, before,
+                       refund_view(refund) | {"contract_status": contract.status}, contract.division_code)
     session.commit()
     _answered(session, dispatch, actor, refund, contract)
     return refund_view(refund)
@@ -575,7 +615,10 @@ def record_refund_paid(session: Session, dispatch: Dispatch, actor: Actor, refun
         return refund_view(refund)
     if refund.status not in ("accepted", "deemed_accepted"):
         raise Conflict(f"退费申请{rules.REFUND_STATUS_NAMES[refund.status]}，不能登记已退回", field="refund_id")
+    before = refund_view(refund)
     refund.status = "paid"
+    audit_trail.append(session, actor, "escrow.record_refund_paid", "refund", refund.id, before,
+                       refund_view(refund), contract.division_code)
     session.commit()
     data_ = {"refund_id": refund.id, **_ref(contract), "amount_fen": refund.amount_fen,
              "channel": refund.channel, "how": "desk"}

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, Str
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
+from services.common.audit import AuditEntryMixin, AuditHeadMixin, AuditTrail
 from services.common.idempotency import ProcessedEventMixin
 
 
@@ -223,3 +224,14 @@ class FeedBatch(Base):
     duplicates: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))  # booked | rejected
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AuditEntry(AuditEntryMixin, Base):
+    """The service's hash-chained audit trail (services/common/audit.py)."""
+
+
+class AuditHead(AuditHeadMixin, Base):
+    """One row: the chain's last seq and hash, locked by every append."""
+
+
+audit_trail = AuditTrail("escrow", AuditEntry, AuditHead)

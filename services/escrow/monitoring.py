@@ -37,6 +37,7 @@ from .models import (
     Lesson,
     ProcessedEvent,
     Refund,
+    audit_trail,
 )
 from .rules import DEFAULT_RULES, EscrowRules
 
@@ -427,7 +428,10 @@ def close_alert(session: Session, dispatch: Dispatch, actor: Actor, alert_id: in
         raise ValidationFailed("请填写关闭说明（核查结论）", field="note")
     if row.status != "open":
         raise Conflict("该预警已关闭", field="alert_id")
+    before = alert_view(row)
     _close(row, utc_now(), "manual", who(actor), note.strip()[:500])
+    audit_trail.append(session, actor, "escrow.close_alert", "alert", row.id, before, alert_view(row),
+                       row.division_code)
     session.commit()
     publish(dispatch, [_closed_event(row, "manual", who(actor), note.strip()[:500], actor)])
     return alert_view(row)

@@ -10,11 +10,14 @@ from services.common.db import Database
 from services.common.service_kit import paging, rpc
 
 from . import handlers
+from .models import audit_trail
 from . import desk, monitoring  # issue 4: the prepaid-fee desk and early warning
 
 
 class EscrowService(service_kit.ServiceBase):
     name = "escrow"
+    audit_trail = audit_trail  # verify_audit / list_audit (services/common/service_kit.py)
+    audit_read_actions = ("escrow.read",)
 
     db = Database(Path(__file__).parent / "migrations")
     dispatch = EventDispatcher()

@@ -21,7 +21,7 @@ from services.common.identity import (
 )
 from services.common.policy import authorize
 
-from .models import Department, Division, User
+from .models import Department, Division, User, audit_trail
 from .passwords import check_password_rule, hash_password, verify_password
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,50}$")
@@ -157,14 +157,21 @@ def create_division(session: Session, actor: Actor, data: object) -> dict:
     level = level_of(code)
     division = Division(code=code, name=name, level=level.value, parent_code=parent)
     session.add(division)
+    session.flush()
+    audit_trail.append(session, actor, "identity.create_division", "division", code, None, division_view(division),
+                       code)
     session.commit()
     return division_view(division) | {"level_name": LEVEL_NAMES[level]}
 
 
-def _add_unique(session: Session, row, conflict: Conflict) -> None:
-    """Insert `row`; a unique-constraint clash becomes `conflict` and nothing is stored."""
+def _add_unique(session: Session, row, conflict: Conflict, audit=None) -> None:
+    """Insert `row`; a unique-constraint clash becomes `conflict` and nothing is stored.
+    `audit(row)` adds the audit entry in the same transaction."""
     session.add(row)
     try:
+        session.flush()
+        if audit is not None:
+            audit(row)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -201,7 +208,9 @@ def create_department(session: Session, actor: Actor, data: object) -> dict:
     kind = parse_department_kind(data.get("kind"), field="kind")
     name = data.get("name") or DEPARTMENT_NAMES[kind]
     dept = Department(division_code=code, kind=kind.value, name=_text({"name": name}, "name", "部门名称", 50))
-    _add_unique(session, dept, Conflict(f"区划 {code} 已有{DEPARTMENT_NAMES[kind]}", field="kind"))
+    _add_unique(session, dept, Conflict(f"区划 {code} 已有{DEPARTMENT_NAMES[kind]}", field="kind"),
+                lambda d: audit_trail.append(session, actor, "identity.create_department", "department", d.id, None,
+                                             department_view(d), d.division_code))
     return department_view(dept)
 
 
@@ -236,7 +245,9 @@ def create_user(session: Session, actor: Actor, data: object) -> dict:
         active=True,
         created_at=datetime.now(timezone.utc),
     )
-    _add_unique(session, user, Conflict(f"用户名 {username} 已存在", field="username"))
+    _add_unique(session, user, Conflict(f"用户名 {username} 已存在", field="username"),
+                lambda u: audit_trail.append(session, actor, "identity.create_user", "user", u.id, None,
+                                             user_view(u, dept), dept.division_code))  # never the password
     return user_view(user, dept)
 
 

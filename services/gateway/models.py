@@ -7,6 +7,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
+from services.common.audit import AuditEntryMixin, AuditHeadMixin, AuditTrail
 
 
 class Base(DeclarativeBase):
@@ -45,3 +46,14 @@ class User(Base):
     roles: Mapped[str] = mapped_column(String(100))  # comma-separated Role values
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuditEntry(AuditEntryMixin, Base):
+    """The service's hash-chained audit trail (services/common/audit.py)."""
+
+
+class AuditHead(AuditHeadMixin, Base):
+    """One row: the chain's last seq and hash, locked by every append."""
+
+
+audit_trail = AuditTrail("gateway", AuditEntry, AuditHead)

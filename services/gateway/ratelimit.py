@@ -30,6 +30,18 @@ class TokenBuckets:
             self._buckets[client] = (tokens, now)
             return (1 - tokens) / self.rate
 
+    def wait(self, client: str) -> float:
+        """Like `take` without taking: 0 when a token is there, else the seconds until one is."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(client, (float(self.capacity), now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def reset(self, client: str) -> None:
+        with self._lock:
+            self._buckets.pop(client, None)
+
     def _evict(self, now: float) -> None:
         if len(self._buckets) <= self.max_clients:
             return
@@ -56,3 +68,34 @@ def _limit(name: str, default: int) -> int:
 PUBLIC_WINDOW_SECONDS = 600
 public_submissions = TokenBuckets(_limit("SHUANGJIAN_PUBLIC_COMPLAINT_LIMIT", 5), PUBLIC_WINDOW_SECONDS)
 public_lookups = TokenBuckets(_limit("SHUANGJIAN_PUBLIC_LOOKUP_LIMIT", 60), PUBLIC_WINDOW_SECONDS)
+
+
+# login throttling: 5 failed logins per username + client IP per 15 minutes, then 429 until a token
+# refills (one every 3 minutes); a successful login clears the count. Keyed by both so that an
+# attacker cannot lock a user out from elsewhere and one client cannot try many passwords.
+LOGIN_WINDOW_SECONDS = 900
+failed_logins = TokenBuckets(_limit("SHUANGJIAN_LOGIN_FAILURE_LIMIT", 5), LOGIN_WINDOW_SECONDS)
+
+
+def login_key(username: object, client: str | None) -> str:
+    name = username.strip().lower() if isinstance(username, str) else ""
+    return f"{name}|{client or 'unknown'}"
+
+
+def login_wait(username: object, client: str | None) -> int:
+    """Seconds the user must wait before the next attempt from this client (0: may try now)."""
+    wait = failed_logins.wait(login_key(username, client))
+    return retry_after(wait) if wait else 0
+
+
+def login_failed(username: object, client: str | None) -> None:
+    failed_logins.take(login_key(username, client))
+
+
+def login_succeeded(username: object, client: str | None) -> None:
+    failed_logins.reset(login_key(username, client))
+
+
+def login_throttled_message(seconds: int) -> str:
+    minutes = max(1, (seconds + 59) // 60)
+    return f"登录失败次数过多，请{minutes}分钟后再试（为保护账户安全，同一用户在同一终端15分钟内最多失败5次）"

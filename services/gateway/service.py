@@ -27,7 +27,9 @@ from services.common.service_kit import paging
 from . import health, identity
 from .api import api, json_response, read_json
 from .api import read_body  # issue 3: bulk bodies (ledger import)
+from .api import HttpServer, page_items, query_int  # issue 7: the API contract
 from .sessions import COOKIE_NAME, SessionTokens, token_from_request
+from . import pages  # the pages mixin (not imported by name: nameko run would take it for a service)
 
 
 def _bootstrap_identity(sessionmaker) -> None:
@@ -48,12 +50,13 @@ class Auth(DependencyProvider):
         return self
 
 
-class GatewayService:
+class GatewayService(pages.PagesMixin):  # the pages (services/gateway/pages): /ui/…, /public/…
     name = "gateway"
 
     db = Database(Path(__file__).parent / "migrations", on_ready=_bootstrap_identity)
     ctx = Context()
     auth = Auth()
+    http_server = HttpServer()  # werkzeug's 404/405 in the one error shape (api.py)
 
     registry = RpcProxy("registry")
     escrow = RpcProxy("escrow")
@@ -76,6 +79,13 @@ class GatewayService:
 
     # -- health and login --------------------------------------------------------------------------
 
+    @api("GET", "/openapi.json")
+    def openapi_document(self, request):
+        """The OpenAPI 3 document of every JSON route, built from this class (no login)."""
+        from .openapi import document
+
+        return document(type(self))
+
     @api("GET", "/health")
     def health(self, request):
         proxies = {
@@ -91,7 +101,7 @@ class GatewayService:
     @api("POST", "/api/login")
     def login(self, request):
         try:
-            user, dept = identity.authenticate(self.db, read_json(request))
+            user, dept = self._authenticate(request, read_json(request))  # throttled (pages/__init__.py)
         except Exception as exc:
             self.ctx.log.warning("login_refused", reason=str(exc))
             raise
@@ -118,7 +128,7 @@ class GatewayService:
 
     @api("GET", "/api/divisions")
     def list_divisions(self, request):
-        return {"items": identity.list_divisions(self.db, self._actor(request))}
+        return page_items(request, {"items": identity.list_divisions(self.db, self._actor(request))})
 
     @api("POST", "/api/divisions")
     def create_division(self, request):
@@ -126,7 +136,7 @@ class GatewayService:
 
     @api("GET", "/api/departments")
     def list_departments(self, request):
-        return {"items": identity.list_departments(self.db, self._actor(request))}
+        return page_items(request, {"items": identity.list_departments(self.db, self._actor(request))})
 
     @api("POST", "/api/departments")
     def create_department(self, request):
@@ -134,13 +144,41 @@ class GatewayService:
 
     @api("GET", "/api/users")
     def list_users(self, request):
-        return {"items": identity.list_users(self.db, self._actor(request))}
+        return page_items(request, {"items": identity.list_users(self.db, self._actor(request))})
 
     @api("POST", "/api/users")
     def create_user(self, request):
         created = identity.create_user(self.db, self._actor(request), read_json(request))
         self.ctx.log.info("user_created", username=created["username"])
         return 201, created
+
+    # -- the audit trail (issue 7 part 4): every service's hash chain -------------------------------
+
+    @api("GET", "/api/audit/verify")
+    def verify_audit(self, request):
+        """Every service checks its own chain: 200 when all are intact, 409 (the same list) when any
+        is broken, 503 when a service did not answer."""
+        from . import audit_routes
+
+        actor = self._actor(request)
+        authorize(actor, "audit.verify")
+        results = audit_routes.verify_all(self.db, actor, self.auth.signer.sign(actor), self._audit_proxies())
+        return audit_routes.verify_status(results), {"items": results, "ok": all(r["ok"] for r in results)}
+
+    @api("GET", "/api/audit")
+    def list_audit(self, request):
+        """?service=registry&entity=institution&entity_id=7&limit=&offset=: a record's trail, oldest first."""
+        from . import audit_routes
+
+        limit, offset = paging(_int_arg(request, "limit", 100), _int_arg(request, "offset", 0))
+        args = request.args
+        return audit_routes.list_one(self.db, self._actor(request), self.auth.signer, self._audit_proxies(),
+                                     args.get("service"), args.get("entity") or None,
+                                     args.get("entity_id") or None, limit, offset)
+
+    def _audit_proxies(self) -> dict:
+        return {"registry": self.registry, "escrow": self.escrow, "inspection": self.inspection,
+                "reporting": self.reporting}
 
     # -- registry ----------------------------------------------------------------------------------
 
@@ -197,7 +235,7 @@ class GatewayService:
     @api("GET", "/api/institutions/<int:institution_id>/staff")
     def list_staff(self, request, institution_id):
         include_left = request.args.get("include_left") in ("1", "true", "yes")
-        return self.registry.list_staff(self._signed(request), institution_id, include_left)
+        return page_items(request, self.registry.list_staff(self._signed(request), institution_id, include_left))
 
     @api("POST", "/api/institutions/<int:institution_id>/staff")
     def add_staff_member(self, request, institution_id):
@@ -209,7 +247,7 @@ class GatewayService:
 
     @api("GET", "/api/institutions/<int:institution_id>/courses")
     def list_courses(self, request, institution_id):
-        return self.registry.list_courses(self._signed(request), institution_id)
+        return page_items(request, self.registry.list_courses(self._signed(request), institution_id))
 
     @api("POST", "/api/institutions/<int:institution_id>/courses")
     def publish_course(self, request, institution_id):
@@ -307,7 +345,7 @@ class GatewayService:
 
     @api("GET", "/api/inspection/targets")
     def inspection_targets(self, request):
-        return self.inspection.list_inspection_targets(self._signed(request))
+        return page_items(request, self.inspection.list_inspection_targets(self._signed(request)))
 
     @api("GET", "/api/reports/institution-counts")
     def institution_counts(self, request):
@@ -320,7 +358,7 @@ class GatewayService:
 
     @api("GET", "/api/inbox")
     def inbox(self, request):
-        return self.registry.list_inbox(self._signed(request))
+        return page_items(request, self.registry.list_inbox(self._signed(request)))
 
     @api("POST", "/api/institutions/<int:institution_id>/conversion")
     def apply_for_conversion(self, request, institution_id):
@@ -370,8 +408,8 @@ class GatewayService:
     @api("GET", "/api/escrow/accounts")
     def list_escrow_accounts(self, request):
         args = request.args
-        return self.escrow.list_accounts(self._signed(request), _int_arg(request, "institution", None),
-                                         args.get("status") or None)
+        return page_items(request, self.escrow.list_accounts(self._signed(request), _int_arg(request, "institution", None),
+                                         args.get("status") or None))
 
     @api("POST", "/api/escrow/accounts")
     def open_escrow_account(self, request):
@@ -396,7 +434,7 @@ class GatewayService:
 
     @api("GET", "/api/escrow/institutions/<int:institution_id>/fee-items")
     def list_fee_items(self, request, institution_id):
-        return self.escrow.list_fee_items(self._signed(request), institution_id)
+        return page_items(request, self.escrow.list_fee_items(self._signed(request), institution_id))
 
     @api("POST", "/api/escrow/institutions/<int:institution_id>/fee-items")
     def create_fee_item(self, request, institution_id):
@@ -442,8 +480,8 @@ class GatewayService:
 
     @api("GET", "/api/escrow/refunds")
     def list_refunds(self, request):
-        return self.escrow.list_refunds(self._signed(request), _int_arg(request, "institution", None),
-                                        request.args.get("status") or None)
+        return page_items(request, self.escrow.list_refunds(self._signed(request), _int_arg(request, "institution", None),
+                                        request.args.get("status") or None))
 
     @api("POST", "/api/escrow/refunds/<int:refund_id>/answer")
     def answer_refund(self, request, refund_id):
@@ -483,7 +521,7 @@ class GatewayService:
 
     @api("GET", "/api/inspection/leads")
     def inspection_leads(self, request):
-        return self.inspection.list_leads(self._signed(request), request.args.get("status") or None)
+        return page_items(request, self.inspection.list_leads(self._signed(request), request.args.get("status") or None))
 
     @api("POST", "/api/inspection/leads/<int:lead_id>/close")
     def close_inspection_lead(self, request, lead_id):
@@ -493,11 +531,11 @@ class GatewayService:
 
     @api("GET", "/api/supervision/schools")
     def supervision_schools(self, request):
-        return self.inspection.list_supervised_schools(self._signed(request), request.args.get("zone") or None)
+        return page_items(request, self.inspection.list_supervised_schools(self._signed(request), request.args.get("zone") or None))
 
     @api("GET", "/api/supervision/zones")
     def supervision_zones(self, request):
-        return self.inspection.list_supervision_zones(self._signed(request))
+        return page_items(request, self.inspection.list_supervision_zones(self._signed(request)))
 
     @api("PUT", "/api/supervision/zones")
     def set_supervision_zone(self, request):
@@ -510,8 +548,8 @@ class GatewayService:
     @api("GET", "/api/supervision/visits")
     def list_school_visits(self, request):
         school = request.args.get("school")
-        return self.inspection.list_school_visits(self._signed(request), request.args.get("month") or None,
-                                                  _int_arg(request, "school", 0) if school else None)
+        return page_items(request, self.inspection.list_school_visits(self._signed(request), request.args.get("month") or None,
+                                                  _int_arg(request, "school", 0) if school else None))
 
     @api("GET", "/api/supervision/coverage")
     def supervision_coverage(self, request):
@@ -593,12 +631,12 @@ class GatewayService:
 
     @api("GET", "/api/reports/cycles")
     def list_report_cycles(self, request):
-        return self.reporting.list_reports(self._signed(request), request.args.get("division") or None,
-                                           request.args.get("kind") or None)
+        return page_items(request, self.reporting.list_reports(self._signed(request), request.args.get("division") or None,
+                                           request.args.get("kind") or None))
 
     @api("GET", "/api/reports/cycles/<int:cycle_id>/submissions")
     def list_report_submissions(self, request, cycle_id):
-        return self.reporting.list_report_submissions(self._signed(request), cycle_id)
+        return page_items(request, self.reporting.list_report_submissions(self._signed(request), cycle_id))
 
     @api("POST", "/api/reports/submissions")
     def submit_report(self, request):
@@ -723,7 +761,7 @@ class GatewayService:
 
     @api("GET", "/api/inspection/campaigns")
     def list_inspection_campaigns(self, request):
-        return self.inspection.list_campaigns(self._signed(request))
+        return page_items(request, self.inspection.list_campaigns(self._signed(request)))
 
     @api("GET", "/api/inspection/campaigns/<int:campaign_id>")
     def get_inspection_campaign(self, request, campaign_id):
@@ -787,11 +825,5 @@ def _import_answer(result: dict, created: bool = False):
 
 
 def _int_arg(request, name: str, default: int):
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationFailed("应为整数", field=name) from None
+    return query_int(request, name, default)  # 0…2³¹−1, else 400 naming the parameter
 

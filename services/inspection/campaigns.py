@@ -29,7 +29,7 @@ from services.common.workdays import SHANGHAI, workday_deadline
 from . import campaign_rules as rules
 from .campaign_models import Campaign, EvidenceFile, InspectionOrder, InspectionRecord, Reinspection
 from .leads import close_leads_checked_by
-from .models import InspectionTarget
+from .models import InspectionTarget, audit_trail
 
 Dispatch = Callable[[str, dict], None]
 SOURCE = "inspection"
@@ -129,6 +129,9 @@ def create_campaign(session: Session, dispatch: Dispatch, actor: Actor, data: ob
     row.scope_ids = scope
     row.scope_townships = {str(iid): townships_of[iid] for iid in scope}
     session.add(row)
+    session.flush()
+    audit_trail.append(session, actor, "inspection.create_campaign", "campaign", row.id, None, campaign_view(row),
+                       row.division_code, row.created_at)
     session.commit()
     dispatch("campaign_created", make_event(SOURCE, "campaign_created", {
         "campaign_id": row.id, "name": row.name, "kind": row.kind, "mode": row.mode,
@@ -214,6 +217,23 @@ def _parse_time(value: object, field: str) -> datetime:
     return parsed
 
 
+def _record_state(record: InspectionRecord) -> dict:
+    """What the audit trail keeps of an inspection record."""
+    return {"id": record.id, "campaign_id": record.campaign_id, "institution_id": record.institution_id,
+            "institution_name": record.institution_name, "township_code": record.township_code, "mode": record.mode,
+            "inspected_at": iso_utc(record.inspected_at), "inspectors": record.inspectors,
+            "checklist": record.checklist, "findings": list(record.findings), "outcome": record.outcome,
+            "notes": record.notes, "order_id": record.order_id}
+
+
+def _order_state(order: InspectionOrder) -> dict:
+    """What the audit trail keeps of an order (its dated history stays on the order)."""
+    return {"id": order.id, "record_id": order.record_id, "institution_id": order.institution_id,
+            "kind": order.kind, "status": order.status, "deadline_at": iso_utc(order.deadline_at),
+            "referred_to": order.referred_to, "reinspection_due_at": iso_utc(order.reinspection_due_at),
+            "closed_at": iso_utc(order.closed_at), "escalated_at": iso_utc(order.escalated_at)}
+
+
 def record_inspection(session: Session, dispatch: Dispatch, actor: Actor, data: object) -> dict:
     """{institution_id, campaign_id?, mode?, inspected_at?, inspectors: [{department_kind, name}],
     checklist: {item: {result, notes}}, outcome: {kind, deadline_workdays?, referred_to?}, notes?}"""
@@ -263,6 +283,10 @@ def record_inspection(session: Session, dispatch: Dispatch, actor: Actor, data: 
         session.add(order)
         session.flush()
         record.order_id = order.id
+    audit_trail.append(session, actor, "inspection.record_inspection", "inspection_record", record.id, None,
+                       _record_state(record) | {"risk_grade": target.risk_grade,
+                                                "order": _order_state(order) if order else None},
+                       record.township_code, now)
     session.commit()
     dispatch("inspection_recorded", make_event(SOURCE, "inspection_recorded", {
         "record_id": record.id, "campaign_id": record.campaign_id, "institution_id": record.institution_id,
@@ -351,6 +375,9 @@ def add_evidence(session: Session, actor: Actor, record_id: object, data: object
     evidence = EvidenceFile(record_id=row.id, filename=filename, sha256=digest, size=len(content),
                             content_type=content_type, uploaded_by=_who(actor), uploaded_at=utc_now())
     session.add(evidence)
+    session.flush()
+    audit_trail.append(session, actor, "inspection.add_evidence", "inspection_record", row.id, None,
+                       evidence_view(evidence), row.township_code, evidence.uploaded_at)
     session.commit()
     return evidence_view(evidence)
 
@@ -434,9 +461,13 @@ def record_reinspection(session: Session, dispatch: Dispatch, actor: Actor, orde
     if order.status != "open":
         raise Conflict(f"此通知已{rules.ORDER_STATUS_NAMES[order.status]}，不再复查", field="order_id")
     now = utc_now()
+    before = _order_state(order)
     row = Reinspection(order_id=order.id, passed=passed, notes=notes, recorded_by=_who(actor), recorded_at=now)
     session.add(row)
     _add_step(order, _step("reinspected", actor, now, notes, passed=passed))
+    audit_trail.append(session, actor, "inspection.record_reinspection", "order", order.id, before,
+                       _order_state(order) | {"reinspection": {"passed": passed, "notes": notes}},
+                       order.township_code, now)
     session.commit()
     _announce(dispatch, actor, order, "reinspection_recorded", {
         "order_id": order.id, "institution_id": order.institution_id, "township_code": order.township_code,
@@ -450,8 +481,11 @@ def create_reinspection_task(session: Session, actor: Actor, order_id: object) -
     order = _get_order(session, actor, order_id, lock=True)
     if order.reinspection_due_at is None and order.status == "open":
         now = utc_now()
+        before = _order_state(order)
         order.reinspection_due_at = now
         _add_step(order, _step("reinspection_due", actor, now))
+        audit_trail.append(session, actor, "inspection.create_reinspection_task", "order", order.id, before,
+                           _order_state(order), order.township_code, now)
         session.commit()
     return order_view(session, order)
 
@@ -465,8 +499,11 @@ def close_order(session: Session, dispatch: Dispatch, actor: Actor, order_id: ob
     if order.status == "escalated":
         raise Conflict("此通知已升级，不能销号", field="order_id")
     now = utc_now()
+    before = _order_state(order)
     order.status, order.closed_at = "closed", now
     _add_step(order, _step("closed", actor, now))
+    audit_trail.append(session, actor, "inspection.close_order", "order", order.id, before, _order_state(order),
+                       order.township_code, now)
     session.commit()
     _announce(dispatch, actor, order, "order_closed", {
         "order_id": order.id, "institution_id": order.institution_id, "township_code": order.township_code,
@@ -483,8 +520,11 @@ def escalate_order(session: Session, dispatch: Dispatch, actor: Actor, order_id:
     if order.status == "closed":
         raise Conflict("此通知已销号，不能升级", field="order_id")
     now = utc_now()
+    before = _order_state(order)
     order.status, order.escalated_at = "escalated", now
     _add_step(order, _step("escalated", actor, now, proposal=rules.ESCALATION_PROPOSAL))
+    audit_trail.append(session, actor, "inspection.escalate_order", "order", order.id, before,
+                       _order_state(order) | {"proposal": rules.ESCALATION_PROPOSAL}, order.township_code, now)
     session.commit()
     _announce(dispatch, actor, order, "order_escalated", {
         "order_id": order.id, "institution_id": order.institution_id, "township_code": order.township_code,

@@ -27,7 +27,7 @@ from services.common.textfiles import decode_office_text
 from . import complaint_rules as rules
 from . import domain
 from .complaint_models import Complaint, ComplaintSettings
-from .models import InspectionLead, InspectionTarget
+from .models import InspectionLead, InspectionTarget, audit_trail
 
 Dispatch = Callable[[str, dict], None]
 SOURCE = "inspection"
@@ -157,6 +157,9 @@ def submit_public(session: Session, dispatch: Dispatch, actor: Actor, data: obje
     institution = _resolve_institution(session, subject, "institution_id" if data.get("institution_id") else "institution_name")
     row = _new_complaint(session, channel="public", channel_ref=None, division_code=division,
                          institution=institution, content=content, phone=phone, received_at=utc_now(), actor=actor)
+    session.flush()
+    audit_trail.append(session, actor, "inspection.submit_public_complaint", "complaint", row.id, None, view(row),
+                       row.division_code, row.received_at)
     session.commit()
     _announce(dispatch, "complaint_received", row, actor)
     log.info("complaint_received", receipt_no=row.receipt_no, channel="public", contact=rules.mask_phone(phone))
@@ -239,6 +242,13 @@ def import_csv(session: Session, dispatch: Dispatch, actor: Actor, content_b64: 
                                       division_code=division, institution=institution, content=content,
                                       phone=phone, received_at=received, actor=actor))
     try:
+        session.flush()
+        if created:  # one entry for the file: the receipts it created
+            audit_trail.append(session, actor, "inspection.import_complaints", "complaint_import",
+                               created[0].receipt_no, None,
+                               {"created": len(created), "unchanged": len(parsed) - len(created),
+                                "complaint_ids": [r.id for r in created],
+                                "receipts": {r.channel_ref: r.receipt_no for r in created}})
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -294,6 +304,7 @@ def triage(session: Session, dispatch: Dispatch, actor: Actor, complaint_id: int
         raise ValidationFailed("应为 verified（属实待办）、not_a_case（不予立案）或 duplicate（重复）", field="result")
     note = _note(data, required=result == "not_a_case")
     now = utc_now()
+    before = view(row)
     if result == "duplicate":
         original = data.get("duplicate_of")
         if not rules.is_receipt_no(original) or original == row.receipt_no or session.scalar(
@@ -304,6 +315,8 @@ def triage(session: Session, dispatch: Dispatch, actor: Actor, complaint_id: int
     row.verified = result == "verified"
     _step(row, "triaged", actor, now, note, result=result)
     lead = _lead_from_complaint(session, row, now) if row.verified else None
+    audit_trail.append(session, actor, "inspection.triage_complaint", "complaint", row.id, before,
+                       view(row) | {"lead": lead}, row.division_code, now)
     session.commit()
     _announce(dispatch, "complaint_triaged", row, actor, result=result)
     return {**view(row), "lead": lead}
@@ -343,12 +356,15 @@ def assign(session: Session, dispatch: Dispatch, actor: Actor, complaint_id: int
     if department == "township" and len(row.division_code) != 9:
         raise ValidationFailed("未注明乡镇的举报不能交办乡镇", field="department")
     note = _note(data)
+    before = view(row)
     row.department = department
     row.status = "assigned"
     row.deadline_at = rules.deadline_for(row.received_at, _settings(session, row.division_code), department)
     if not rules.is_overdue(row.status, row.deadline_at, utc_now()):
         row.overdue_flagged_at = None  # the new deadline may be missed (and flagged) again
     _step(row, "assigned", actor, utc_now(), note, to=department, deadline_at=iso_utc(row.deadline_at))
+    audit_trail.append(session, actor, "inspection.assign_complaint", "complaint", row.id, before, view(row),
+                       row.division_code)
     session.commit()
     _announce(dispatch, "complaint_assigned", row, actor)
     return view(row)
@@ -363,8 +379,11 @@ def reply(session: Session, dispatch: Dispatch, actor: Actor, complaint_id: int,
     text = rules.validate_content(data.get("reply"), "reply", rules.MAX_NOTE)
     now = utc_now()
     late = rules.is_overdue(row.status, row.deadline_at, now)
+    before = view(row)
     row.reply, row.replied_at, row.status = text, now, "replied"
     _step(row, "replied", actor, now, _note(data), late=late)
+    audit_trail.append(session, actor, "inspection.reply_complaint", "complaint", row.id, before,
+                       view(row) | {"reply": text}, row.division_code, now)
     session.commit()
     _announce(dispatch, "complaint_replied", row, actor, late=late)
     return view(row)
@@ -376,8 +395,11 @@ def close(session: Session, dispatch: Dispatch, actor: Actor, complaint_id: int,
     rules.check_handler(actor.department_kind.value, row.department)
     rules.check_transition(row.status, "close")
     now = utc_now()
+    before = view(row)
     row.closed_at, row.status = now, "closed"
     _step(row, "closed", actor, now, _note(data))
+    audit_trail.append(session, actor, "inspection.close_complaint", "complaint", row.id, before, view(row),
+                       row.division_code, now)
     session.commit()
     _announce(dispatch, "complaint_closed", row, actor)
     return view(row)
@@ -453,6 +475,10 @@ def flag_overdue(session: Session, dispatch: Dispatch, actor: Actor, as_of: obje
     for row in rows:
         row.overdue_flagged_at = moment
         _step(row, "overdue", actor, moment, None, deadline_at=iso_utc(row.deadline_at))
+    if rows:
+        audit_trail.append(session, actor, "inspection.flag_overdue_complaints", "complaint_overdue_scan",
+                           iso_utc(moment), None, {"complaint_ids": [r.id for r in rows],
+                                                   "receipts": [r.receipt_no for r in rows]})
     session.commit()
     for row in rows:
         _announce(dispatch, "complaint_overdue", row, actor, as_of=iso_utc(moment))
@@ -481,11 +507,14 @@ def set_settings(session: Session, actor: Actor, data: object) -> dict:
     authorize(actor, "inspection.manage_complaint_settings", county)
     sla = rules.validate_sla_settings(data.get("sla_days"))
     stored = session.get(ComplaintSettings, county)
+    before = {"sla_days": dict(stored.sla_days)} if stored is not None else None
     if stored is None:
         stored = ComplaintSettings(county_code=county, sla_days={})
         session.add(stored)
     stored.sla_days = {**stored.sla_days, **sla}
     stored.updated_at, stored.updated_by = utc_now(), _who(actor)
+    audit_trail.append(session, actor, "inspection.set_complaint_settings", "complaint_settings", county, before,
+                       {"sla_days": dict(stored.sla_days)}, county)
     session.commit()
     return get_settings(session, actor, county)
 

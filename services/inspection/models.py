@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
+from services.common.audit import AuditEntryMixin, AuditHeadMixin, AuditTrail
 
 from services.common.idempotency import ProcessedEventMixin
 
@@ -32,7 +33,7 @@ class InspectionTarget(Base):
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # follows the registry: an 已注销 institution leaves sweeps and draws but stays for history
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    registry_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    registry_status: Mapped[str | None] = mapped_column(String(40), nullable=True)
     registry_version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # newer events win
 
 
@@ -74,3 +75,14 @@ class InspectionLead(Base):
     record_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     closed_by: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AuditEntry(AuditEntryMixin, Base):
+    """The service's hash-chained audit trail (services/common/audit.py)."""
+
+
+class AuditHead(AuditHeadMixin, Base):
+    """One row: the chain's last seq and hash, locked by every append."""
+
+
+audit_trail = AuditTrail("inspection", AuditEntry, AuditHead)

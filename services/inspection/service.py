@@ -10,10 +10,13 @@ from services.common import service_kit  # the module, so `nameko run` sees one 
 from services.common.service_kit import rpc
 
 from . import campaigns, complaints, handlers, leads, supervision
+from .models import audit_trail
 
 
 class InspectionService(service_kit.ServiceBase):
     name = "inspection"
+    audit_trail = audit_trail  # verify_audit / list_audit (services/common/service_kit.py)
+    audit_read_actions = ("inspection.read", "inspection.complaint_read", "supervision.read")
 
     db = Database(Path(__file__).parent / "migrations")
 

@@ -22,7 +22,7 @@ from services.common.policy import authorize
 from services.common.workdays import today_shanghai
 
 from . import supervision_rules as rules
-from .models import ProcessedEvent
+from .models import ProcessedEvent, audit_trail
 from .supervision_models import (
     AfterSchoolPlan,
     HomeworkPublication,
@@ -156,11 +156,15 @@ def set_zone(session: Session, actor: Actor, data: object) -> dict:
         _id(user_id, "inspector_user_id")
     zone = session.scalar(select(SupervisionZone).where(SupervisionZone.county_code == county,
                                                         SupervisionZone.name == name))
+    before = None if zone is None else {"name": name, "inspector_name": zone.inspector_name,
+                                        "inspector_user_id": zone.inspector_user_id}
     if zone is None:
         zone = SupervisionZone(county_code=county, name=name)
         session.add(zone)
     zone.inspector_name, zone.inspector_user_id = inspector, user_id
     zone.updated_by, zone.updated_at = _who(actor), utc_now()
+    audit_trail.append(session, actor, "supervision.set_zone", "supervision_zone", f"{county}/{name}", before,
+                       {"name": name, "inspector_name": inspector, "inspector_user_id": user_id}, county)
     session.commit()
     count = len([s for s in _schools_in_scope(session, actor, county, name)])
     return _zone_view(zone, county, name, count)
@@ -209,6 +213,9 @@ def record_visit(session: Session, dispatch: Dispatch, actor: Actor, data: objec
                         visited_on=visited_on, inspector=inspector, method=method, findings=findings,
                         recorded_by=_who(actor), recorded_at=utc_now())
     session.add(visit)
+    session.flush()
+    audit_trail.append(session, actor, "supervision.record_visit", "school_visit", visit.id, None,
+                       visit_view(visit, school.name), school.division_code, visit.recorded_at)
     session.commit()
     view = visit_view(visit, school.name)
     dispatch("school_visit_recorded", make_event(SOURCE, "school_visit_recorded", view, school.division_code,
@@ -281,12 +288,16 @@ def publish_homework(session: Session, actor: Actor, data: object) -> dict:
     row = session.scalar(select(HomeworkPublication).where(
         HomeworkPublication.school_id == school.school_id, HomeworkPublication.grade == grade,
         HomeworkPublication.class_name == class_name, HomeworkPublication.published_on == published_on))
+    before = homework_view(row) if row is not None else None
     if row is None:
         row = HomeworkPublication(school_id=school.school_id, division_code=school.division_code, grade=grade,
                                   class_name=class_name, published_on=published_on)
         session.add(row)
     row.items, row.written_minutes = items, rules.written_minutes(items)
     row.recorded_by, row.recorded_at = _who(actor), utc_now()
+    session.flush()
+    audit_trail.append(session, actor, "supervision.publish_homework", "homework", row.id, before,
+                       homework_view(row), school.division_code, row.recorded_at)
     session.commit()
     return homework_view(row)
 
@@ -375,9 +386,13 @@ def set_settings(session: Session, actor: Actor, county_code: str | None, settin
     county = _county(actor, county_code)
     authorize(actor, "supervision.manage_settings", county)
     deadline = rules.parse_month_day(settings.get("plan_deadline"))
-    row = session.get(SupervisionSettings, county) or SupervisionSettings(county_code=county)
+    row = session.get(SupervisionSettings, county)
+    before = {"plan_deadline": row.plan_deadline} if row is not None else None
+    row = row or SupervisionSettings(county_code=county)
     row.plan_deadline, row.updated_by, row.updated_at = deadline, _who(actor), utc_now()
     session.add(row)
+    audit_trail.append(session, actor, "supervision.set_settings", "supervision_settings", county, before,
+                       {"plan_deadline": deadline}, county)
     session.commit()
     return {"county_code": county, "plan_deadline": deadline}
 
@@ -413,6 +428,14 @@ def _plan_year(data: dict, filed_on: date | None) -> int:
     return year
 
 
+def _plan_state(plan: AfterSchoolPlan) -> dict:
+    """What the audit trail keeps of a 一校一案 filing."""
+    return {"id": plan.id, "school_id": plan.school_id, "school_year": plan.school_year,
+            "filed_on": plan.filed_on.isoformat() if plan.filed_on else None,
+            "participating": plan.participating, "enrolled": plan.enrolled, "aware": plan.aware,
+            "surveyed": plan.surveyed}
+
+
 def file_after_school_plan(session: Session, dispatch: Dispatch, actor: Actor, data: object) -> dict:
     """A school's 一校一案 filed on a date (once per school year), with its figures if known."""
     data = _body(data)
@@ -427,6 +450,9 @@ def file_after_school_plan(session: Session, dispatch: Dispatch, actor: Actor, d
     plan = AfterSchoolPlan(school_id=school.school_id, division_code=school.division_code, school_year=year,
                            filed_on=filed_on, recorded_by=_who(actor), recorded_at=utc_now(), **figures)
     session.add(plan)
+    session.flush()
+    audit_trail.append(session, actor, "supervision.file_after_school_plan", "after_school_plan", plan.id, None,
+                       _plan_state(plan), school.division_code, plan.recorded_at)
     session.commit()
     deadline = rules.plan_deadline(year, _deadline_setting(session, school.county_code))
     view = _plan_view(plan, school, year, deadline, today_shanghai())
@@ -448,9 +474,12 @@ def record_after_school_figures(session: Session, dispatch: Dispatch, actor: Act
                                                         AfterSchoolPlan.school_year == year))
     if plan is None:
         raise NotFound(f"{school.name} {year}学年尚未报备一校一案", field="school_id")
+    before = _plan_state(plan)
     for key, value in figures.items():
         setattr(plan, key, value)
     plan.recorded_by, plan.recorded_at = _who(actor), utc_now()
+    audit_trail.append(session, actor, "supervision.record_after_school_figures", "after_school_plan", plan.id,
+                       before, _plan_state(plan), school.division_code, plan.recorded_at)
     session.commit()
     deadline = rules.plan_deadline(year, _deadline_setting(session, school.county_code))
     view = _plan_view(plan, school, year, deadline, today_shanghai())

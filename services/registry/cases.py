@@ -18,7 +18,7 @@ from services.common.processes import CONVERSION, DEREGISTRATION, PROCESS_NAMES,
 from . import case_rules
 from .case_models import Case, CaseEntry, CountySettings
 from .handlers import Dispatch, _load, _who, institution_update, status_change
-from .models import Institution
+from .models import Institution, audit_trail
 
 SOURCE = "registry"
 
@@ -54,6 +54,7 @@ def set_county_settings(session: Session, dispatch: Dispatch, actor: Actor, coun
     county = _county(county_code or actor.division_code)
     authorize(actor, "registry.manage_county_settings", county)
     row = settings_for(session, county)
+    before = settings_view(county, row) if row is not None else None
     parsed = case_rules.parse_settings(data, settings_view(county, row))  # fields not given keep their value
     if row is None:
         row = CountySettings(county_code=county)
@@ -61,6 +62,8 @@ def set_county_settings(session: Session, dispatch: Dispatch, actor: Actor, coun
     row.conversion_deadline, row.conversion_variant = parsed["conversion_deadline"], parsed["conversion_variant"]
     row.school_vacations, row.reduction_baseline_date = parsed["school_vacations"], parsed["reduction_baseline_date"]
     row.updated_at, row.updated_by = utc_now(), _who(actor)
+    audit_trail.append(session, actor, "registry.set_county_settings", "county_settings", county, before,
+                       settings_view(county, row), county)
     session.commit()
     view = settings_view(county, row)
     dispatch("county_settings_changed", make_event(SOURCE, "county_settings_changed", view, county, actor.to_dict()))
@@ -128,7 +131,18 @@ def _latest_case(session: Session, process: str, institution_id: int, open_only:
     return session.scalar(query.order_by(Case.id.desc()).limit(1))
 
 
+def _case_state(case: Case, institution: Institution) -> dict:
+    """What the audit trail keeps of a case: its state and the institution's."""
+    return {"workflow_id": case.workflow_id, "process": case.process, "variant": case.variant,
+            "status": case.status, "current_step": case.current_step, "current_department": case.current_department,
+            "step_deadline": iso_utc(case.step_deadline), "last_seq": case.last_seq,
+            "institution_id": institution.id, "institution_status": institution.status,
+            "institution_category": institution.category, "institution_legal_form": institution.legal_form}
+
+
 def _announce_opening(session, dispatch, actor, row, case, extra: dict) -> dict:
+    audit_trail.append(session, actor, f"registry.apply_for_{case.process}", "case", case.workflow_id, None,
+                       _case_state(case, row) | extra, row.division_code)
     session.commit()
     data = {
         "workflow_id": case.workflow_id, "process": case.process, "variant": case.variant,
@@ -157,6 +171,8 @@ def record_case_progress(session: Session, dispatch: Dispatch, actor: Actor, rec
     authorize(actor, "registry.record_case_progress", case.division_code)
     if seq <= case.last_seq:
         return case_view(session, case)
+    institution = session.get(Institution, case.institution_id)
+    before = _case_state(case, institution)
     session.add(CaseEntry(
         case_id=case.id, seq=seq, step=entry["step"], step_title=entry["step_title"], action=entry["action"],
         department=entry["department"], actor=entry["actor"], at=at, reason=entry.get("reason"),
@@ -171,10 +187,12 @@ def record_case_progress(session: Session, dispatch: Dispatch, actor: Actor, rec
         case.reminded = case.escalated = False
     case.reminded = case.reminded or entry["action"] == "reminded"
     case.escalated = case.escalated or entry["action"] == "escalated"
-    institution = session.get(Institution, case.institution_id)
     follow_up = _apply_outcome(session, actor, case, institution, entry["action"])
     if case.status in case_rules.CLOSED and case.closed_at is None:
         case.closed_at = at
+    # the platform records it; `entry` names the official who decided
+    audit_trail.append(session, actor, "registry.record_case_progress", "case", case.workflow_id, before,
+                       _case_state(case, institution) | {"entry": entry}, case.division_code)
     session.commit()
     data = {
         "workflow_id": case.workflow_id, "process": case.process, "institution_id": case.institution_id,
@@ -219,6 +237,11 @@ def lapse_academic_scope(session: Session, dispatch: Dispatch, actor: Actor, cou
         )
     ).all()
     updates = [institution_update(session, actor, row, {"category": "non_academic"}) for row in rows]
+    if rows:
+        audit_trail.append(session, actor, "registry.lapse_academic_scope", "county", county,
+                           {"category": "academic", "institution_ids": [r.id for r in rows]},
+                           {"category": "non_academic", "institution_ids": [r.id for r in rows], "deadline": deadline},
+                           county)
     session.commit()
     for row, update in zip(rows, updates):
         dispatch(update["type"], update)

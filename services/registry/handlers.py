@@ -16,7 +16,7 @@ from services.common.policy import authorize
 from services.common.workdays import today_shanghai
 
 from . import domain
-from .models import Institution, StatusChange
+from .models import Institution, StatusChange, audit_trail
 
 Dispatch = Callable[[str, dict], None]
 SOURCE = "registry"
@@ -149,6 +149,8 @@ def register_institution(session: Session, dispatch: Dispatch, actor: Actor, dat
         recorded_at=now,
     )
     session.add(entry)
+    audit_trail.append(session, actor, "registry.register_institution", "institution", row.id, None,
+                       institution_view(row), row.division_code, now)
     session.commit()
     data = registered_event_data(row, [entry])
     dispatch(
@@ -297,7 +299,11 @@ def change_institution_status(session: Session, dispatch: Dispatch, actor: Actor
     if (latest is not None and row.status == draft.status.value and latest.status == draft.status.value
             and latest.effective_on == draft.effective_on and latest.reason == draft.reason):
         return institution_detail(session, row)  # a retried call: already recorded
+    before = institution_view(row)
     event = status_change(session, actor, row, draft.status, draft.reason, draft.effective_on)
+    audit_trail.append(session, actor, "registry.change_institution_status", "institution", row.id, before,
+                       institution_view(row) | {"reason": draft.reason, "effective_on": draft.effective_on.isoformat()},
+                       row.division_code)
     session.commit()
     dispatch(event["type"], event)
     return institution_detail(session, row)
@@ -340,10 +346,13 @@ def update_platform_registration(session: Session, dispatch: Dispatch, actor: Ac
     if not changed:
         return institution_view(row)
     now = datetime.now(timezone.utc)
+    before = institution_view(row)
     for key, value in changed.items():
         setattr(row, f"platform_{key}", value)
     row.version += 1
     row.updated_at, row.updated_by = now, _who(actor)
+    audit_trail.append(session, actor, "registry.update_platform_registration", "institution", row.id, before,
+                       institution_view(row), row.division_code, now)
     session.commit()
     view = institution_view(row)
     data = {"id": row.id, "township_code": row.division_code, "platform": view["platform"],
@@ -363,10 +372,13 @@ def record_licence_verification(
     outcome, decided_at = domain.parse_verification_decision(decision)
     if not domain.check_verification_outcome(domain.Verification(row.verification), outcome):
         return institution_view(row)  # a retried activity: already recorded
+    before = institution_view(row)
     row.verification = outcome.value
     row.verification_reason = decision.get("reason") or None
     row.verified_by = str(decision.get("decided_by", ""))[:100]
     row.verified_at = decided_at
+    audit_trail.append(session, actor, "registry.record_licence_verification", "institution", row.id, before,
+                       institution_view(row) | {"decided_by": row.verified_by}, row.division_code)
     session.commit()
     view = institution_view(row)
     dispatch(

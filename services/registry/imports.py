@@ -38,7 +38,7 @@ from .handlers import (
     registered_event_data,
     status_change,
 )
-from .models import ImportBatch, ImportRow, Institution, StatusChange
+from .models import ImportBatch, ImportRow, Institution, StatusChange, audit_trail
 
 MAX_ROWS_PER_CALL = 5000
 MAX_ERRORS_RETURNED = 5000
@@ -261,11 +261,13 @@ def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: 
         events.append(("institution_registered", make_event(
             SOURCE, "institution_registered", registered_event_data(row, history), row.division_code, by, now)))
     updated = 0
+    updated_ids = []
     for record, plan in plans:
         if plan.kind != "update":
             continue
         updated += 1
         row = session.get(Institution, stored[record.draft.uscc][0])
+        updated_ids.append(row.id)
         if plan.changes:
             event = institution_update(session, actor, row, plan.changes, now)
             events.append((event["type"], event))
@@ -279,6 +281,10 @@ def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: 
         "errors": [], "error_total": 0, "bad_rows": 0,
         "message": f"导入完成：新增 {counts['created']}，更新 {counts['updated']}，未变 {counts['unchanged']}",
     }
+    # the whole import is one audit entry: counts and the ids it created or updated
+    audit_trail.append(session, actor, "registry.import_ledger", "import_batch", batch.id, None,
+                       {"file_name": batch.file_name, "rows": data_rows, **counts,
+                        "created_ids": list(ids), "updated_ids": updated_ids}, actor.division_code, now)
     result = _finish(session, batch, "committed", result, now)
     stored_at = time.monotonic()
     _publish(dispatch, events)

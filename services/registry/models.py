@@ -7,6 +7,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, Str
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
+from services.common.audit import AuditEntryMixin, AuditHeadMixin, AuditTrail
 from services.common.idempotency import ProcessedEventMixin
 
 
@@ -143,3 +144,14 @@ class ImportRow(Base):
 
 class ProcessedEvent(ProcessedEventMixin, Base):
     """Events from other services the registry has applied (inspection orders), once each."""
+
+
+class AuditEntry(AuditEntryMixin, Base):
+    """The service's hash-chained audit trail (services/common/audit.py)."""
+
+
+class AuditHead(AuditHeadMixin, Base):
+    """One row: the chain's last seq and hash, locked by every append."""
+
+
+audit_trail = AuditTrail("registry", AuditEntry, AuditHead)

@@ -22,7 +22,7 @@ from services.common.workdays import today_shanghai
 
 from . import courses, domain, schools, staff
 from .handlers import SOURCE, Dispatch, _load, _who
-from .models import Course, Institution, School, StaffMember
+from .models import Course, Institution, School, StaffMember, audit_trail
 
 Digest = Callable[[str], str]  # 身份证号 -> keyed digest (the service holds the key)
 
@@ -78,6 +78,10 @@ def add_staff_member(session: Session, dispatch: Dispatch, digest: Digest, actor
     )
     session.add(member)
     try:
+        session.flush()
+        # the view holds the mask only: the ID number never reaches the audit trail
+        audit_trail.append(session, actor, "registry.add_staff_member", "staff_member", member.id, None,
+                           staff_view(member), row.division_code, now)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -112,7 +116,10 @@ def record_staff_leaving(session: Session, dispatch: Dispatch, actor: Actor, sta
     authorize(actor, "registry.update_records", row.division_code)
     if member.left_on is not None:
         raise Conflict(f"该人员已于 {member.left_on.isoformat()} 离职", field="left_on")
+    before = staff_view(member)
     member.left_on = staff.parse_leaving(data, member.hired_on, today_shanghai())
+    audit_trail.append(session, actor, "registry.record_staff_leaving", "staff_member", member.id, before,
+                       staff_view(member), row.division_code)
     session.commit()
     dispatch("staff_member_left", make_event(SOURCE, "staff_member_left", _staff_event_data(row, member),
                                              row.division_code, actor.to_dict()))
@@ -160,6 +167,9 @@ def publish_course(session: Session, dispatch: Dispatch, actor: Actor, instituti
         state="published", published_at=now, published_by=_who(actor),
     )
     session.add(course)
+    session.flush()
+    audit_trail.append(session, actor, "registry.publish_course", "course", course.id, None, course_view(course),
+                       row.division_code, now)
     session.commit()
     dispatch("course_published", make_event(SOURCE, "course_published", _course_event_data(row, course),
                                             row.division_code, actor.to_dict(), now))
@@ -174,8 +184,11 @@ def withdraw_course(session: Session, dispatch: Dispatch, actor: Actor, course_i
     authorize(actor, "registry.update_records", row.division_code)
     if course.state == "withdrawn":
         return course_view(course)
+    before = course_view(course)
     course.state = "withdrawn"
     course.withdrawn_at = datetime.now(timezone.utc)
+    audit_trail.append(session, actor, "registry.withdraw_course", "course", course.id, before, course_view(course),
+                       row.division_code)
     session.commit()
     dispatch("course_withdrawn", make_event(SOURCE, "course_withdrawn", _course_event_data(row, course),
                                             row.division_code, actor.to_dict()))
@@ -221,6 +234,9 @@ def register_school(session: Session, dispatch: Dispatch, actor: Actor, data: ob
         raise conflict
     session.add(school)
     try:
+        session.flush()
+        audit_trail.append(session, actor, "registry.register_school", "school", school.id, None,
+                           school_view(school), school.division_code, now)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -11,12 +11,15 @@ from services.common import service_kit  # the module, so `nameko run` sees one 
 from services.common.service_kit import paging, rpc
 
 from . import cases, enforcement, handlers
+from .models import audit_trail
 from . import imports, records  # issue 3: records, ledger import
 from .dependencies import IdNumberDigest
 
 
 class RegistryService(service_kit.ServiceBase):
     name = "registry"
+    audit_trail = audit_trail  # verify_audit / list_audit (services/common/service_kit.py)
+    audit_read_actions = ("registry.read",)
 
     db = Database(Path(__file__).parent / "migrations")
     dispatch = BatchEventDispatcher()  # nameko's EventDispatcher plus dispatch.many() for imports

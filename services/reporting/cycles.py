@@ -25,6 +25,7 @@ from . import report_rules as rules
 from .handlers import parse_as_of, readable_division
 from .report import build_report
 from .report_models import ReportCycle, ReportSubmission
+from .models import audit_trail
 
 SOURCE = "reporting"
 Dispatch = Callable[[str, dict], None]
@@ -209,6 +210,10 @@ def submit_report(session: Session, dispatch: Dispatch, actor: Actor, kind: obje
         submitted_by={"username": actor.username, "name": actor.display_name,
                       "department": actor.department_kind.value, "division_code": actor.division_code})
     session.add(submission)
+    session.flush()
+    # the report itself stays in its submission (its SHA-256 is in the entry)
+    audit_trail.append(session, actor, "reporting.submit_report", "report_submission", submission.id, None,
+                       submission_view(submission, row, with_content=False), division, submission.submitted_at)
     session.commit()
     view = submission_view(submission, row)
     dispatch("report_submitted", make_event(SOURCE, "report_submitted", {k: v for k, v in view.items() if k != "content"},

@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, Date, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
+from services.common.audit import AuditEntryMixin, AuditHeadMixin, AuditTrail
 from services.common.idempotency import ProcessedEventMixin
 
 
@@ -81,3 +82,14 @@ class EscrowBalanceFact(Base):
     division_code: Mapped[str] = mapped_column(String(12), index=True)
     balance_fen: Mapped[int] = mapped_column(BigInteger)
     booked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuditEntry(AuditEntryMixin, Base):
+    """The service's hash-chained audit trail (services/common/audit.py)."""
+
+
+class AuditHead(AuditHeadMixin, Base):
+    """One row: the chain's last seq and hash, locked by every append."""
+
+
+audit_trail = AuditTrail("reporting", AuditEntry, AuditHead)

@@ -12,6 +12,7 @@ from services.common import service_kit  # the module, so `nameko run` sees one 
 from services.common.service_kit import rpc
 
 from . import handlers
+from .models import audit_trail
 from . import escrow  # issue 4: escrow figures
 from . import charts, cycles, export, facts  # issue 6: reports
 
@@ -31,6 +32,8 @@ def _fact_handler(source: str, event_type: str):
 
 class ReportingService(service_kit.ServiceBase):
     name = "reporting"
+    audit_trail = audit_trail  # verify_audit / list_audit (services/common/service_kit.py)
+    audit_read_actions = ("reporting.read",)
 
     db = Database(Path(__file__).parent / "migrations")
 

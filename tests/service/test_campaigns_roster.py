@@ -202,6 +202,10 @@ def test_a_deregistered_institution_leaves_new_sweeps_and_draws(config, inspecti
     # should the registry ever re-activate it, it is back in the next sweep
     status_changed(config, inspection, 9302, "operating", "deregistered", 4)
     assert call(inspection, "create_campaign", education, sweep())["scope_ids"] == [9301, 9302, 9303]
+    # a suspended one stays in: it is exactly who to check (the longest status key fits)
+    status_changed(config, inspection, 9303, "suspended_for_rectification", "operating", 2)
+    roster = targets(inspection, token)
+    assert (roster[9303]["registry_status"], roster[9303]["active"]) == ("suspended_for_rectification", True)
 
 
 def test_the_risk_grade_moves_after_each_inspection(config, inspection, token):
