@@ -134,6 +134,14 @@ def cmd_audit_verify(args) -> int:
     return verify(_client(args))
 
 
+def cmd_dlq(args) -> int:
+    from . import dlq
+
+    if args.action == "list":
+        return dlq.list_command(args.amqp, args.queue, args.json)
+    return dlq.replay_command(args.amqp, args.queue, args.id, args.all)
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -241,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     averify = audit.add_parser("verify", help="校验各服务的审计链：有条目被改动或删除则退出码为1")
     _add_remote_options(averify)
     averify.set_defaults(func=cmd_audit_verify)
+
+    dlq = sub.add_parser("dlq", help="死信队列：列出、修复原因后重放（直接连消息中间件，在平台本机运行）")
+    dlq_actions = dlq.add_subparsers(dest="action", required=True)
+    dlist = dlq_actions.add_parser("list", help="各死信队列的消息：原因、事件类型、事件编号、时间")
+    dlist.add_argument("--queue", help="只看一个队列：registry / escrow / inspection / reporting / workflows / escrow.bank_feed.dlq")
+    dlist.add_argument("--json", action="store_true", help="输出 JSON")
+    dreplay = dlq_actions.add_parser("replay", help="把死信重新发布到原交换机和路由键（先修复原因）")
+    dreplay.add_argument("--queue", help="只处理一个队列")
+    which = dreplay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", help="事件编号（event_id；银行流水为批次号）")
+    which.add_argument("--all", action="store_true", help="队列中的全部死信")
+    for p_ in (dlist, dreplay):
+        p_.add_argument("--amqp", help="消息中间件地址（默认 SHUANGJIAN_AMQP_URI 或本机）")
+        p_.set_defaults(func=cmd_dlq)
 
     demo = sub.add_parser("demo", help="载入演示县并演示主流程")
     _add_remote_options(demo)

@@ -169,9 +169,24 @@ def _ours(pid: int) -> bool:
     return f"SHUANGJIAN_VAR_DIR={var_dir()}".encode() in environ
 
 
-def process_env() -> dict:
+METRICS_BASE_PORT = 9100
+
+
+def metrics_ports() -> dict[str, int]:
+    """Each process's Prometheus port on this machine: SHUANGJIAN_METRICS_PORT (9100) is the first of
+    consecutive ports, one per process in this order (in a container every process uses 9100)."""
+    raw = os.environ.get("SHUANGJIAN_METRICS_PORT", "").strip()
+    base = int(raw) if raw else METRICS_BASE_PORT
+    names = (*SERVICES, "worker", FEED)
+    return {name: (base + i if base else 0) for i, name in enumerate(names)}
+
+
+def process_env(name: str | None = None) -> dict:
     env = dict(os.environ)
     env["SHUANGJIAN_VAR_DIR"] = str(var_dir())
+    ports = metrics_ports()
+    if name in ports:
+        env["SHUANGJIAN_METRICS_PORT"] = str(ports[name])
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -183,7 +198,7 @@ def start_process(name: str, argv: list[str]) -> int:
     log = open(log_dir() / f"{name}.log", "ab")
     proc = subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        cwd=project_root(), env=process_env(), start_new_session=True,
+        cwd=project_root(), env=process_env(name), start_new_session=True,
     )
     pid_file(name).write_text(str(proc.pid))
     return proc.pid
@@ -225,6 +240,7 @@ def up(wait_seconds: float = 120) -> dict:
     host, port = temporal_host_port()
     say(f"网关       {gateway_url()}   （健康检查 {gateway_url()}/health）")
     say(f"Temporal   {host}:{port}   界面 http://{host}:{temporal_ui_port()}")
+    say("指标       " + "  ".join(f"{n}:{p}" for n, p in metrics_ports().items()) + "（/metrics）")
     say(f"内置管理员 {secrets.admin_username}（密码见 {var_dir() / 'secrets.json'}）")
     say(f"日志       {log_dir()}")
     return report

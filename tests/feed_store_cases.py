@@ -11,7 +11,8 @@ from services.escrow.feed_store import Malformed
 from services.escrow.models import AccountBalance, BankTransaction, EscrowAccount, FeedBatch
 
 NOW = datetime(2021, 11, 20, tzinfo=timezone.utc)
-TABLES = ("bank_transactions", "account_balances", "feed_batches", "escrow_account_changes", "escrow_accounts")
+TABLES = ("outbox", "bank_transactions", "account_balances", "feed_batches", "escrow_account_changes",
+          "escrow_accounts")
 
 
 def add_accounts(engine) -> None:
@@ -101,3 +102,42 @@ def case_one_group_many_batches_and_rejections(store) -> None:
     assert rows[1]["rejected_rows"] == [{"index": 1, "row": None, "field": "account_no", "reason": "不是平台登记的监管账户"}]
     assert rows[3]["message"] == "批次中没有交易"
     assert balances(engine)["A1"] == (500_000, 0, 2_000, 498_000, 2)
+
+
+def case_a_booking_and_its_event_commit_together(store) -> None:
+    """The `bank_transactions_booked` event goes into escrow's outbox in the booking's own transaction:
+    once per batch that booked something new; nothing when the transaction fails."""
+    from services.common.events import make_event
+    from services.escrow.models import OutboxRow
+
+    def events_for(entry, result):
+        return "bank_transactions_booked", make_event("escrow", "bank_transactions_booked",
+                                                      {"batch_id": entry.batch_id, "booked": result.new},
+                                                      "340722"), {"nameko.correlation_id": "c"}
+
+    def outbox():
+        with store.engine.connect() as conn:
+            return [(r.event_type, r.body["data"], r.headers, r.published_at)
+                    for r in conn.execute(select(OutboxRow).order_by(OutboxRow.id))]
+
+    store.events_for = events_for
+    try:
+        store.book([batch(store, "O-1", *FIRST)])
+        store.book([batch(store, "O-1", *FIRST)])  # replayed: books nothing new, announces nothing
+        assert outbox() == [("bank_transactions_booked", {"batch_id": "O-1", "booked": 5},
+                             {"nameko.correlation_id": "c"}, None)]
+
+        def broken(entry, result):
+            raise RuntimeError("the commit never happens")
+
+        store.events_for = broken
+        try:
+            store.book([batch(store, "O-2", tx("T9", "A1", "receipt", 1))])
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("book() should have failed")
+        store.reset()
+        assert len(outbox()) == 1 and balances(store.engine)["A1"][4] == 2  # T9 not booked either
+    finally:
+        store.events_for = None

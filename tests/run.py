@@ -29,6 +29,13 @@ SUITES = [
     ("银行流水 feed (RabbitMQ + DB, threads)", [PY, "-m", "pytest", "-p", "no:pytest_nameko", "tests/feed"]),
     ("流程测试 workflow (Temporal)", [PY, "-m", "pytest", "-p", "no:pytest_nameko", "tests/workflows"]),
     ("端到端 e2e (real processes)", [PY, "-m", "pytest", "-p", "no:pytest_nameko", "tests/e2e"]),
+    # a platform of its own under load; one consumer and the worker SIGKILLed (tests/chaos)
+    ("故障注入 faults (short: kill + restart under load)",
+     [PY, "-m", "pytest", "-p", "no:pytest_nameko", "tests/chaos"]),
+]
+# run only when named (`python -m tests.run chaos`, `make chaos`): every fault, several minutes
+OPTIONAL_SUITES = [
+    ("故障注入 chaos (full: every process, RabbitMQ, Temporal)", [PY, "-m", "tests.chaos"]),
 ]
 
 
@@ -43,6 +50,9 @@ def main(argv: list[str]) -> int:
         SHUANGJIAN_TEST_RUN_ID=run_id,
         PYTHONWARNINGS="ignore::DeprecationWarning",
         PYTHONDONTWRITEBYTECODE="1",
+        # in-process services and workers serve /metrics on a free port, never a running platform's
+        # (the e2e platform sets its own ports: tests/e2e/support.py)
+        SHUANGJIAN_METRICS_PORT="0",
     )
     ensure_rabbitmq()
     vhost = f"sj_test_{run_id}"
@@ -59,7 +69,7 @@ def main(argv: list[str]) -> int:
     results = []
     started = time.monotonic()
     try:
-        for title, argv_ in SUITES:
+        for title, argv_ in SUITES + [s for s in OPTIONAL_SUITES if any(key in s[0] for key in only)]:
             if only and not any(key in title for key in only):
                 continue
             print(f"\n===== {title} =====", flush=True)

@@ -23,11 +23,16 @@ from typing import Any, Coroutine
 from kombu import Connection, Consumer, Producer, Queue
 from kombu.message import Message
 
+from services.common import metrics
 from services.common.logging import get_logger
 
 
 class LoopConsumer(threading.Thread, abc.ABC):
     """Subclasses say which queues to consume, start work per message and settle it."""
+
+    # event consumers (the bridges) count each message in `messages_consumed_total{service="workflows",
+    # event_type=<routing key>}`; the RPC endpoint counts its calls itself
+    counts_events = False
 
     def __init__(
         self,
@@ -68,6 +73,19 @@ class LoopConsumer(threading.Thread, abc.ABC):
     @abc.abstractmethod
     def finish_work(self, message: Message, future: Future, producer: Producer) -> None:
         """In this thread, once the coroutine is done: ack / reject / reply."""
+
+    def dead_letter(self, message: Message, reason: str, error: str | None = None) -> None:
+        """A message this consumer can never apply: copy it to `dlq.workflows` with its reason
+        (services/common/deadletter.py), then ack. If the broker refuses the copy, requeue instead."""
+        from services.common.deadletter import publish_dead_letter
+
+        try:
+            publish_dead_letter(self.amqp_uri, "workflows", message, reason, error=error, queue=self.name)
+        except Exception as exc:
+            self.log.error("dead_letter_failed", error=type(exc).__name__, detail=str(exc)[:300])
+            message.requeue()
+            return
+        message.ack()
 
     # --- lifecycle ------------------------------------------------------------------------
     def stop(self, timeout: float | None = None) -> None:
@@ -133,11 +151,13 @@ class LoopConsumer(threading.Thread, abc.ABC):
             conn.heartbeat_check()
 
     def _receive(self, generation: int, message: Message) -> None:
+        if self.counts_events:
+            metrics.count_consumed("workflows", str(message.delivery_info.get("routing_key") or "unknown"))
         try:
             work = self.start_work(message)
-        except Exception:
-            self.log.exception("amqp_message_dropped", reason="handler failed before starting")
-            message.reject(requeue=False)
+        except Exception as exc:
+            self.log.exception("amqp_message_dead_lettered", reason="handler failed before starting")
+            self.dead_letter(message, f"处理前失败：{type(exc).__name__}: {str(exc)[:500]}", type(exc).__name__)
             return
         if work is None:
             return

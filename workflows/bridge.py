@@ -98,6 +98,8 @@ def _excerpt(body: object, limit: int = 300) -> str | None:
 
 
 class InstitutionRegisteredBridge(LoopConsumer):
+    counts_events = True
+
     def __init__(
         self,
         client: Client,
@@ -142,7 +144,7 @@ class InstitutionRegisteredBridge(LoopConsumer):
             routing_key=message.delivery_info.get("routing_key"),
             body=_excerpt(message.body),
         )
-        message.reject(requeue=False)
+        self.dead_letter(message, reason, "ValidationFailed")
         return None
 
     async def _start(self, params: VerificationInput) -> tuple[VerificationInput, bool]:
@@ -157,7 +159,8 @@ class InstitutionRegisteredBridge(LoopConsumer):
         error = future.exception()
         if error is not None:
             self.stats["failed"] += 1
-            self.log.error("workflow_start_failed", error=type(error).__name__, detail=str(error))
+            self.log.error("workflow_start_failed", error=type(error).__name__, detail=str(error),
+                           correlation_id=(message.headers or {}).get(CORRELATION_HEADER))
             message.requeue()
             return
         params, started = future.result()

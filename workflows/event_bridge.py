@@ -1,8 +1,9 @@
 """Base of the bus → Temporal bridges: decode and check an event envelope, run the subclass's
 coroutine on the loop (start or signal a workflow), ack when Temporal has it.
 
-A malformed message is logged with its reason and rejected unrequeued (it cannot block the
-queue); a Temporal failure requeues the message after a pause.
+A malformed message is logged and dead-lettered to `dlq.workflows` with its reason, then acked
+(it cannot block the queue, and `shuangjian dlq replay` can send it again once fixed); a Temporal
+failure requeues the message after a pause (Temporal away is not the message's fault).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from workflows.bridge import CORRELATION_HEADER, RETRY_PAUSE, _excerpt
 
 
 class EventBridge(LoopConsumer):
+    counts_events = True
     exchange: str = ""  # "<service>.events"
     queue_name: str = ""
     event_types: tuple[str, ...] = ()
@@ -53,7 +55,7 @@ class EventBridge(LoopConsumer):
             reason = f"{type(exc).__name__}: {exc}"
         self.stats["rejected"] += 1
         self.log.error("event_rejected", reason=reason, correlation_id=cid, body=_excerpt(message.body))
-        message.reject(requeue=False)
+        self.dead_letter(message, reason, "ValidationFailed")
         return None
 
     async def _guarded(self, work):
@@ -67,17 +69,19 @@ class EventBridge(LoopConsumer):
 
     def finish_work(self, message: Message, future: Future, producer: Producer) -> None:
         error = future.exception()
+        cid = (message.headers or {}).get(CORRELATION_HEADER)
         if isinstance(error, DomainError):  # the payload itself is unusable
             self.stats["rejected"] += 1
-            self.log.error("event_rejected", reason=str(error), body=_excerpt(message.body))
-            message.reject(requeue=False)
+            self.log.error("event_rejected", reason=str(error), body=_excerpt(message.body), correlation_id=cid)
+            self.dead_letter(message, str(error), type(error).__name__)
             return
         if error is not None:
             self.stats["failed"] += 1
-            self.log.error("workflow_call_failed", error=type(error).__name__, detail=str(error))
+            self.log.error("workflow_call_failed", error=type(error).__name__, detail=str(error), correlation_id=cid)
             message.requeue()
             return
         outcome = future.result()
         message.ack()
         self.stats[outcome] = self.stats.get(outcome, 0) + 1
-        self.log.info("event_bridged", outcome=outcome, routing_key=message.delivery_info.get("routing_key"))
+        self.log.info("event_bridged", outcome=outcome, routing_key=message.delivery_info.get("routing_key"),
+                      correlation_id=cid)

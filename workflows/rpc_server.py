@@ -48,7 +48,8 @@ from services.common.errors import (
     ValidationFailed,
 )
 from services.common.identity import ActorSigner
-from services.common.logging import get_logger
+from services.common import metrics
+from services.common.logging import get_logger, recent_errors
 from services.common.policy import authorize
 from services.common.rpc_wire import resolve_call
 from workflows.amqp import LoopConsumer
@@ -121,10 +122,12 @@ def _workflow_error(err: BaseException) -> DomainError:
 class WorkflowsService:
     """The methods callable as `workflows.<name>`; each returns JSON-ready data."""
 
-    def __init__(self, client: Client, signer: ActorSigner, update_wait: float = UPDATE_WAIT):
+    def __init__(self, client: Client, signer: ActorSigner, update_wait: float = UPDATE_WAIT,
+                 workflow_types: tuple[str, ...] = ()):
         self.client = client
         self.signer = signer
         self.update_wait = update_wait
+        self.workflow_types = workflow_types  # counted for the 运维 page
 
     async def ping(self) -> dict:
         return {"service": SERVICE_NAME, "ok": True}
@@ -135,6 +138,28 @@ class WorkflowsService:
         except Exception as exc:
             return {"temporal": f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__}
         return {"temporal": "ok"}
+
+    async def ops_status(self, actor_token) -> dict:
+        """For the 运维 page: running and failed workflows per type, and this process's recent errors."""
+        authorize(self.signer.verify(actor_token), "ops.read_status")
+
+        async def count(query: str) -> int:
+            return (await self.client.count_workflows(query)).count
+
+        counts = {}
+        try:
+            for name in self.workflow_types:
+                counts[name] = {
+                    "running": await asyncio.wait_for(
+                        count(f"WorkflowType='{name}' AND ExecutionStatus='Running'"), timeout=5),
+                    "failed": await asyncio.wait_for(
+                        count(f"WorkflowType='{name}' AND ExecutionStatus IN ('Failed','TimedOut','Terminated')"),
+                        timeout=5),
+                }
+        except Exception as exc:  # visibility not answering: the page says so rather than failing
+            return {"service": SERVICE_NAME, "workflows": counts, "workflows_error": type(exc).__name__,
+                    "errors": recent_errors()}
+        return {"service": SERVICE_NAME, "workflows": counts, "errors": recent_errors()}
 
     async def decide_licence_verification(self, actor_token, institution_id, decision) -> dict:
         """The education bureau's decision on a licence (办学许可核验): the workflow's `decide`
@@ -261,7 +286,7 @@ class RpcServer(LoopConsumer):
         self.methods = {
             name: getattr(service, name)
             for name in ("ping", "health", "decide_licence_verification", "get_licence_verification",
-                         "decide_case", "get_case_state")
+                         "decide_case", "get_case_state", "ops_status")
         }
 
     def queues(self) -> list[Queue]:
@@ -282,20 +307,25 @@ class RpcServer(LoopConsumer):
         current_correlation_id.set(cid)
         log = get_logger(rpc=f"{SERVICE_NAME}.{method}", correlation_id=cid)
         started = time.perf_counter()
+        label = method if method in self.methods else "<unknown>"
         try:
             function, args, kwargs = resolve_call(self.methods, method, message.body)
             result = await function(*args, **kwargs)
         except DomainError as exc:
             log.info("rpc_refused", error=exc.code, message=exc.message, field=exc.field,
                      ms=round((time.perf_counter() - started) * 1000))
+            metrics.observe_rpc(SERVICE_NAME, label, "rejected", time.perf_counter() - started)
             raise
         except (MalformedRequest, MethodNotFound, IncorrectSignature) as exc:
             log.warning("rpc_bad_request", error=type(exc).__name__, detail=str(exc))
+            metrics.observe_rpc(SERVICE_NAME, label, "rejected", time.perf_counter() - started)
             raise
         except Exception:
             log.exception("rpc_failed")
+            metrics.observe_rpc(SERVICE_NAME, label, "error", time.perf_counter() - started)
             raise
         log.info("rpc_done", ms=round((time.perf_counter() - started) * 1000))
+        metrics.observe_rpc(SERVICE_NAME, label, "ok", time.perf_counter() - started)
         return result
 
     def finish_work(self, message: Message, future: Future, producer: Producer) -> None:

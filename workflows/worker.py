@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Callable, Sequence
 
 from temporalio.client import Client
+from temporalio.workflow import _Definition as workflow_definition  # the registered type names
 from temporalio.worker import Worker
 
 from services.common.config import (
@@ -36,12 +37,14 @@ from services.common.config import (
     temporal_address,
     temporal_namespace,
 )
+from services.common import metrics
 from services.common.identity import ActorSigner
 from services.common.logging import configure_logging, get_logger
 from workflows.approvals.activities import ApprovalActivities
 from workflows.approvals.bridge import ApprovalsBridge
 from workflows.approvals.workflows import ConversionApproval, ConversionDeadline, Deregistration
 from workflows.bridge import InstitutionRegisteredBridge
+from workflows.metrics import WorkflowMetricsInterceptor
 from workflows.escrow_scan.activities import ScanActivities
 from workflows.escrow_scan.schedule import ensure_scans
 from workflows.escrow_scan.workflows import PlatformScan
@@ -62,6 +65,10 @@ from workflows.verification.workflows import LicenceVerification
 WORKFLOWS = [LicenceVerification, ConversionApproval, Deregistration, ConversionDeadline, PrepaidContract,
              PlatformScan, Rectification, ReportDeadline]
 ACTIVITY_THREADS = 16
+
+
+def workflow_type_names() -> tuple[str, ...]:
+    return tuple(workflow_definition.must_from_class(cls).name for cls in WORKFLOWS)
 
 
 def activities_of(verification: VerificationActivities, approvals: ApprovalActivities | None = None,
@@ -99,6 +106,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        interceptors=[WorkflowMetricsInterceptor()],  # temporal_workflows_*_total (workflows/metrics.py)
     )
 
 
@@ -154,7 +162,9 @@ async def serve(stop: asyncio.Event) -> None:
         bridge = InstitutionRegisteredBridge(client, queue, uri, loop)
         consumers = [ApprovalsBridge(client, queue, uri, loop), PrepaidBridge(client, queue, uri, loop),
                      InspectionBridge(client, queue, uri, loop)]
-        rpc = RpcServer(WorkflowsService(client, signer), uri, loop)
+        rpc = RpcServer(WorkflowsService(client, signer, workflow_types=workflow_type_names()), uri, loop)
+        metrics.SCRAPED.add(metrics.queue_depths(uri, "workflows", sorted(
+            {q.name for c in (bridge, *consumers, rpc) for q in c.queues()})))
         running = asyncio.create_task(worker.run())
         await ensure_scans(client, queue, deployment().root_code)
         await ensure_report_schedules(client, queue, deployment().root_code)
@@ -198,6 +208,7 @@ async def _main() -> None:
 
 def main() -> None:
     configure_logging("workflows")
+    metrics.serve()  # /metrics on SHUANGJIAN_METRICS_PORT (9100), also while Temporal is not reachable yet
     asyncio.run(_main())
 
 

@@ -75,8 +75,9 @@ def encode_batch(batch: dict) -> bytes:
     return json.dumps(batch, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def publish_batches(amqp_uri: str, bodies, connect_timeout: float = 5) -> int:
-    """Publish encoded batch messages persistently, each confirmed by the broker. Returns the count."""
+def publish_batches(amqp_uri: str, bodies, connect_timeout: float = 5, headers: dict | None = None) -> int:
+    """Publish encoded batch messages persistently, each confirmed by the broker. Returns the count.
+    `headers`: e.g. the uploader's `nameko.correlation_id`, which the feed's log lines carry."""
     count = 0
     with Connection(amqp_uri, connect_timeout=connect_timeout,
                     transport_options={"confirm_publish": True}) as conn:
@@ -85,7 +86,8 @@ def publish_batches(amqp_uri: str, bodies, connect_timeout: float = 5) -> int:
         producer = Producer(channel, exchange=feed_exchange())
         for body in bodies:
             producer.publish(body, routing_key=FEED_ROUTING_KEY, content_type="application/json",
-                             content_encoding="utf-8", delivery_mode=PERSISTENT, retry=False)
+                             content_encoding="utf-8", delivery_mode=PERSISTENT, retry=False,
+                             headers=headers or {})
             count += 1
     return count
 

@@ -25,7 +25,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # few idle connections per process: a platform runs about eight processes against one server
+    # (PostgreSQL's default max_connections is 100); bursts borrow overflow connections
+    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=16)
 
 
 def migrate(service: str, migrations_dir: Path, url: str) -> None:

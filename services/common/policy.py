@@ -28,6 +28,9 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "registry.apply_conversion": frozenset({K.education}),
     "registry.apply_deregistration": frozenset({K.education}),
     "registry.record_case_progress": frozenset({K.system}),
+    # case attachments (issue 7): officials of the departments taking part in the case's process (the
+    # service also checks the actor's department against the case's steps)
+    "registry.attach_case_document": frozenset({K.education, K.civil_affairs, K.market_regulation}),
     "registry.lapse_academic_scope": frozenset({K.system}),
     "registry.manage_county_settings": frozenset({K.education, K.ops}),
     "escrow.read": frozenset({K.education, K.market_regulation, K.ops, K.system}),
@@ -76,6 +79,8 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "supervision.manage_settings": frozenset({K.supervision_office, K.education}),
     "identity.manage_users": frozenset({K.ops, K.education}),
     "ops.read_health": EVERY_DEPARTMENT,
+    # the 运维 page's queue depths, workflow counts and recent error lines
+    "ops.read_status": frozenset({K.ops}),
     # the audit trail (issue 7 part 4): checking every service's chain is for ops and the bureau's admins
     "audit.verify": frozenset({K.ops, K.education}),
 }

@@ -8,6 +8,7 @@ from .config import load_secrets
 from .context import Context
 from .errors import DomainError, ValidationFailed
 from .identity import ActorSigner
+from .metrics import ServiceMetrics
 
 
 class Actors(DependencyProvider):
@@ -39,6 +40,9 @@ class ServiceBase:
 
     ctx = Context()
     actors = Actors()
+    metrics = ServiceMetrics()  # /metrics on SHUANGJIAN_METRICS_PORT: RPCs, events in and out, queues
+    # domain gauges read from the service's database on scrape: {name: (help, fn(session) -> number)}
+    metric_gauges: dict = {}
     # the service's audit chain (services/common/audit.AuditTrail) and which read permissions let a
     # user see its records' trails; each service sets both
     audit_trail = None
@@ -47,6 +51,15 @@ class ServiceBase:
     @rpc
     def ping(self):
         return {"service": self.name, "ok": True}
+
+    @rpc
+    def ops_status(self, actor):
+        """For the 运维 page: this service's queue depths and its process's recent error lines."""
+        from .logging import recent_errors
+        from .policy import authorize
+
+        authorize(self.actors.verify(actor), "ops.read_status")
+        return {"service": self.name, "queues": self.metrics.queues(), "errors": recent_errors()}
 
     @rpc
     def verify_audit(self, actor):

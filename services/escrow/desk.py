@@ -56,8 +56,14 @@ def _get(session: Session, model, key: object, field: str, label: str):
     return row
 
 
-def _after_change(session: Session, dispatch: Dispatch, events: list, institution_id: int) -> None:
+def _commit(session: Session, dispatch: Dispatch, events: list) -> None:
+    """The change and its events (outbox rows) in one commit."""
     publish(dispatch, events)
+    session.commit()
+
+
+def _after_change(session: Session, dispatch: Dispatch, institution_id: int) -> None:
+    """Once the change is committed: re-evaluate the institution's alerts (their own commits)."""
     inst = session.get(EnrolmentEligibility, institution_id)
     if inst is not None:
         monitoring.evaluate_quietly(session, dispatch, [inst])
@@ -100,10 +106,9 @@ def set_settings(session: Session, dispatch: Dispatch, actor: Actor, county_code
     row.updated_at, row.updated_by = utc_now(), who(actor)
     audit_trail.append(session, actor, "escrow.set_settings", "escrow_settings", county, before,
                        settings_view(county, row), county)
-    session.commit()
     view = settings_view(county, row)
-    publish(dispatch, [event("escrow_settings_changed", {k: v for k, v in view.items() if k != "names"},
-                             county, actor)])
+    _commit(session, dispatch, [event("escrow_settings_changed", {k: v for k, v in view.items() if k != "names"},
+                                      county, actor)])
     return view
 
 
@@ -160,11 +165,11 @@ def open_account(session: Session, dispatch: Dispatch, actor: Actor, data: objec
                                         at=now, by=who(actor)))
         audit_trail.append(session, actor, "escrow.open_account", "escrow_account", row.id, None, account_view(row),
                            row.division_code, now)
-        session.commit()
+        _commit(session, dispatch, [_account_event("opened", row, actor)])
     except IntegrityError:
         session.rollback()
         raise Conflict(f"监管账号 {draft.account_no} 已登记", field="account_no") from None
-    _after_change(session, dispatch, [_account_event("opened", row, actor)], row.institution_id)
+    _after_change(session, dispatch, row.institution_id)
     return account_view(row)
 
 
@@ -202,8 +207,8 @@ def change_account(session: Session, dispatch: Dispatch, actor: Actor, account_i
     session.add(EscrowAccountChange(account_id=row.id, change="changed", detail=detail, at=now, by=who(actor)))
     audit_trail.append(session, actor, "escrow.change_account", "escrow_account", row.id, before,
                        account_view(row) | {"reason": reason}, row.division_code, now)
-    session.commit()
-    _after_change(session, dispatch, [_account_event("changed", row, actor, **detail)], row.institution_id)
+    _commit(session, dispatch, [_account_event("changed", row, actor, **detail)])
+    _after_change(session, dispatch, row.institution_id)
     return account_view(row)
 
 
@@ -226,8 +231,8 @@ def close_account(session: Session, dispatch: Dispatch, actor: Actor, account_id
                                     at=now, by=who(actor)))
     audit_trail.append(session, actor, "escrow.close_account", "escrow_account", row.id, before,
                        account_view(row) | {"reason": reason}, row.division_code, now)
-    session.commit()
-    _after_change(session, dispatch, [_account_event("closed", row, actor, reason=reason)], row.institution_id)
+    _commit(session, dispatch, [_account_event("closed", row, actor, reason=reason)])
+    _after_change(session, dispatch, row.institution_id)
     return account_view(row)
 
 
@@ -282,8 +287,7 @@ def create_fee_item(session: Session, dispatch: Dispatch, actor: Actor, data: ob
     session.flush()
     audit_trail.append(session, actor, "escrow.create_fee_item", "fee_item", row.id, None, fee_item_view(row),
                        inst.division_code, now)
-    session.commit()
-    publish(dispatch, [_fee_event("published", row, inst, actor)] if publish_now else [])
+    _commit(session, dispatch, [_fee_event("published", row, inst, actor)] if publish_now else [])
     return fee_item_view(row)
 
 
@@ -301,8 +305,7 @@ def publish_fee_item(session: Session, dispatch: Dispatch, actor: Actor, fee_ite
         row.published_at = utc_now()
         audit_trail.append(session, actor, "escrow.publish_fee_item", "fee_item", row.id, before,
                            fee_item_view(row), inst.division_code)
-        session.commit()
-        publish(dispatch, [_fee_event("published", row, inst, actor)])
+        _commit(session, dispatch, [_fee_event("published", row, inst, actor)])
     return fee_item_view(row)
 
 
@@ -313,8 +316,7 @@ def withdraw_fee_item(session: Session, dispatch: Dispatch, actor: Actor, fee_it
         row.withdrawn_at = utc_now()
         audit_trail.append(session, actor, "escrow.withdraw_fee_item", "fee_item", row.id, before,
                            fee_item_view(row), inst.division_code)
-        session.commit()
-        publish(dispatch, [_fee_event("withdrawn", row, inst, actor)])
+        _commit(session, dispatch, [_fee_event("withdrawn", row, inst, actor)])
     return fee_item_view(row)
 
 
@@ -363,7 +365,7 @@ def sign_contract(session: Session, dispatch: Dispatch, actor: Actor, data: obje
     if violations:
         finding = alerts.charge_over_cap(draft.contract_no, violations, draft.class_hours, draft.starts_on,
                                          draft.ends_on, draft.amount_fen, county_rules)
-        publish(dispatch, monitoring.raise_alert(session, inst, finding, utc_now()))
+        monitoring.raise_alert(session, dispatch, inst, finding, utc_now())  # its own commit, with its event
         rules.refuse_over_caps(violations)
     rules.check_amount(draft, facts)
     row = Contract(
@@ -377,15 +379,15 @@ def sign_contract(session: Session, dispatch: Dispatch, actor: Actor, data: obje
         session.flush()
         audit_trail.append(session, actor, "escrow.sign_contract", "contract", row.id, None, contract_view(row),
                            row.division_code, row.signed_at)
-        session.commit()
+        data_ = {**_ref(row), "amount_fen": row.amount_fen, "class_hours": row.class_hours,
+                 "starts_on": row.starts_on.isoformat(), "ends_on": row.ends_on.isoformat(), "channel": row.channel,
+                 "fee_item_id": row.fee_item_id, "template_version": row.template_version,
+                 "signed_at": iso_utc(row.signed_at)}
+        _commit(session, dispatch, [event("contract_signed", data_, row.division_code, actor)])
     except IntegrityError:
         session.rollback()
         raise Conflict(f"合同编号 {draft.contract_no} 已登记", field="contract_no") from None
-    data_ = {**_ref(row), "amount_fen": row.amount_fen, "class_hours": row.class_hours,
-             "starts_on": row.starts_on.isoformat(), "ends_on": row.ends_on.isoformat(), "channel": row.channel,
-             "fee_item_id": row.fee_item_id, "template_version": row.template_version,
-             "signed_at": iso_utc(row.signed_at)}
-    _after_change(session, dispatch, [event("contract_signed", data_, row.division_code, actor)], row.institution_id)
+    _after_change(session, dispatch, row.institution_id)
     return contract_view(row)
 
 
@@ -479,14 +481,14 @@ def deliver_lesson(session: Session, dispatch: Dispatch, actor: Actor, contract_
         session.flush()
         audit_trail.append(session, actor, "escrow.deliver_lesson", "contract", row.id, contract_before,
                            contract_view(row) | {"lesson": lesson_view(lesson)}, row.division_code, now)
-        session.commit()
+        data_ = {**_ref(row), "lesson_no": lesson.lesson_no, "hours": lesson.hours, "fee_fen": lesson.fee_fen,
+                 "delivered_at": iso_utc(lesson.delivered_at),
+                 "confirm_within_workdays": county_rules.deemed_confirmation_workdays}
+        _commit(session, dispatch, [event("lesson_delivered", data_, row.division_code, actor)])
     except IntegrityError:
         session.rollback()
         raise Conflict(f"第{draft.lesson_no}次课已登记", field="lesson_no") from None
-    data_ = {**_ref(row), "lesson_no": lesson.lesson_no, "hours": lesson.hours, "fee_fen": lesson.fee_fen,
-             "delivered_at": iso_utc(lesson.delivered_at),
-             "confirm_within_workdays": county_rules.deemed_confirmation_workdays}
-    _after_change(session, dispatch, [event("lesson_delivered", data_, row.division_code, actor)], row.institution_id)
+    _after_change(session, dispatch, row.institution_id)
     return lesson_view(lesson, county_rules)
 
 
@@ -503,9 +505,9 @@ def _confirm(session: Session, dispatch: Dispatch, actor: Actor, contract_id: ob
     lesson.confirmation, lesson.confirmed_at = how, utc_now()
     audit_trail.append(session, actor, "escrow.confirm_lesson", "contract", row.id, before, lesson_view(lesson),
                        row.division_code)
-    session.commit()
     data_ = {**_ref(row), "lesson_no": lesson.lesson_no, "how": "parent" if how == "confirmed" else "deemed"}
-    _after_change(session, dispatch, [event("lesson_confirmed", data_, row.division_code, actor)], row.institution_id)
+    _commit(session, dispatch, [event("lesson_confirmed", data_, row.division_code, actor)])
+    _after_change(session, dispatch, row.institution_id)
     return lesson_view(lesson)
 
 
@@ -548,11 +550,11 @@ def request_refund(session: Session, dispatch: Dispatch, actor: Actor, contract_
     session.flush()
     audit_trail.append(session, actor, "escrow.request_refund", "refund", refund.id, None, refund_view(refund),
                        row.division_code, refund.requested_at)
-    session.commit()
     data_ = {"refund_id": refund.id, **_ref(row), "amount_fen": amount, "channel": refund.channel,
              "requested_at": iso_utc(refund.requested_at),
              "answer_within_workdays": county_rules.refund_answer_workdays}
-    _after_change(session, dispatch, [event("refund_requested", data_, row.division_code, actor)], row.institution_id)
+    _commit(session, dispatch, [event("refund_requested", data_, row.division_code, actor)])
+    _after_change(session, dispatch, row.institution_id)
     return refund_view(refund, county_rules)
 
 
@@ -573,9 +575,10 @@ def _settle(session: Session, refund: Refund, contract: Contract, status: str, a
 
 
 def _answered(session, dispatch, actor, refund: Refund, contract: Contract) -> None:
+    """Commit the answer with its event, then re-evaluate."""
     data_ = {"refund_id": refund.id, **_ref(contract), "status": refund.status}
-    _after_change(session, dispatch, [event("refund_answered", data_, contract.division_code, actor)],
-                  contract.institution_id)
+    _commit(session, dispatch, [event("refund_answered", data_, contract.division_code, actor)])
+    _after_change(session, dispatch, contract.institution_id)
 
 
 def answer_refund(session: Session, dispatch: Dispatch, actor: Actor, refund_id: int, data: object) -> dict:
@@ -589,7 +592,6 @@ def answer_refund(session: Session, dispatch: Dispatch, actor: Actor, refund_id:
     _settle(session, refund, contract, decision, answer)
     audit_trail.append(session, actor, "escrow.answer_refund", "refund", refund.id, before,
                        refund_view(refund) | {"contract_status": contract.status}, contract.division_code)
-    session.commit()
     _answered(session, dispatch, actor, refund, contract)
     return refund_view(refund)
 
@@ -603,7 +605,6 @@ def deem_refund_accepted(session: Session, dispatch: Dispatch, actor: Actor, ref
     _settle(session, refund, contract, "deemed_accepted", "机构逾期未答复，视为同意退费")
     audit_trail.append(session, actor, "escrow.deem_refund_accepted", "refund", refund.id, before,
                        refund_view(refund) | {"contract_status": contract.status}, contract.division_code)
-    session.commit()
     _answered(session, dispatch, actor, refund, contract)
     return refund_view(refund)
 
@@ -619,11 +620,10 @@ def record_refund_paid(session: Session, dispatch: Dispatch, actor: Actor, refun
     refund.status = "paid"
     audit_trail.append(session, actor, "escrow.record_refund_paid", "refund", refund.id, before,
                        refund_view(refund), contract.division_code)
-    session.commit()
     data_ = {"refund_id": refund.id, **_ref(contract), "amount_fen": refund.amount_fen,
              "channel": refund.channel, "how": "desk"}
-    _after_change(session, dispatch, [event("refund_paid", data_, contract.division_code, actor)],
-                  contract.institution_id)
+    _commit(session, dispatch, [event("refund_paid", data_, contract.division_code, actor)])
+    _after_change(session, dispatch, contract.institution_id)
     return refund_view(refund)
 
 

@@ -36,13 +36,17 @@ from services.common.divisions import scope_prefix
 from services.common.events import make_event
 from services.common.identity import ActorSigner
 from services.common.logging import configure_logging, get_logger
+from services.common import metrics
 from services.common.policy import authorize
 
 from .feed_rules import Batch, MalformedBatch, check_transactions, common_division, decode_batch
 from .feed_store import Booked, Malformed, open_store
 from services.common.bank_feed_wire import (
     BOOKED_EVENT,
+    DLQ_QUEUE,
     DLQ_ROUTING_KEY,
+    FEED_EXCHANGE,
+    FEED_ROUTING_KEY,
     PERSISTENT,
     declare_topology,
     dlq_exchange,
@@ -51,6 +55,7 @@ from services.common.bank_feed_wire import (
 )
 
 SERVICE = "escrow_feed"
+METRIC_EVENT = "bank_feed_batch"  # the `event_type` label of messages_consumed_total here
 PREFETCH = 64  # messages the broker may send ahead
 GROUP_ROWS = 10_000  # transactions per database transaction (several messages)
 GROUP_WAIT = 0.05  # seconds a partial group waits for more messages while more keep arriving
@@ -104,6 +109,8 @@ class FeedConsumer(threading.Thread):
         self.stop_grace = stop_grace
         self.signer = signer or ActorSigner(load_secrets().actor_signing_key)
         self.store = open_store(self.db_url)
+        self.store.events_for = self._booked_event  # `bank_transactions_booked` into the outbox, in the booking's commit
+        self.relay = _feed_relay(self.amqp_uri, self.store)
         self.stats = FeedStats()
         self.ready = threading.Event()  # set while consuming
         self.log = get_logger(component="escrow_feed")
@@ -118,6 +125,8 @@ class FeedConsumer(threading.Thread):
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         self._writer.start()
+        self._relay_thread = threading.Thread(target=self.relay.run, name="escrow_feed.outbox_relay", daemon=True)
+        self._relay_thread.start()
         super().start()
 
     def stop(self, timeout: float | None = None) -> None:
@@ -126,6 +135,8 @@ class FeedConsumer(threading.Thread):
             self.join(timeout if timeout is not None else self.stop_grace + 5)
         self._work.put(None)
         self._writer.join(5)
+        self.relay.stop()
+        self._relay_thread.join(10)
         self.store.close()
 
     def run(self) -> None:
@@ -274,31 +285,34 @@ class FeedConsumer(threading.Thread):
 
     def _settle_one(self, message, entry, result, events: Producer, dead: Producer) -> None:
         stats = self.stats
+        cid = (message.headers or {}).get("nameko.correlation_id")  # the upload's, from the gateway
         if isinstance(entry, Malformed):
             self._dead_letter_message(dead, message, entry.error.reason, "malformed_message", entry.error.field,
                                       entry.error.batch_id)
             self.log.warning("feed_message_dead_lettered", reason=entry.error.reason, field=entry.error.field,
-                             batch_id=entry.error.batch_id)
+                             batch_id=entry.error.batch_id, correlation_id=cid)
         elif isinstance(result, Failure):
             self._dead_letter_message(dead, message, result.reason, "booking_failed", None, entry.batch_id)
-            self.log.error("feed_batch_failed", batch_id=entry.batch_id, reason=result.reason)
+            self.log.error("feed_batch_failed", batch_id=entry.batch_id, reason=result.reason, correlation_id=cid)
         else:
             stats.batches += 1
             stats.booked += result.new
             stats.duplicates += len(entry.valid) - result.new
             stats.rejected_rows += result.rejected
-            if result.new:
-                self._publish_booked(events, entry, result)
+            if result.new:  # its event is in the outbox, committed with the booking: the relay sends it
+                self.relay.wake()  # messages_published_total: counted by the relay once published
             if entry.rejected:
                 self._dead_letter_rows(dead, entry)
             self.log.info("feed_batch_booked", batch_id=entry.batch_id, source=entry.source, rows=entry.rows,
                           new=result.new, booked=result.booked, duplicates=result.duplicates,
                           rejected=result.rejected, status=result.status,
-                          redelivered=bool(message.delivery_info.get("redelivered")))
+                          redelivered=bool(message.delivery_info.get("redelivered")), correlation_id=cid)
         message.ack()
         stats.messages += 1
+        metrics.count_consumed(SERVICE, METRIC_EVENT, failed=isinstance(entry, Malformed) or isinstance(result, Failure))
 
-    def _publish_booked(self, events: Producer, batch: Batch, result: Booked) -> None:
+    def _booked_event(self, batch: Batch, result: Booked) -> tuple[str, dict, dict]:
+        """The `bank_transactions_booked` event of a booking (called by the store before its commit)."""
         institutions = []
         for institution_id, (receipts, releases, refunds) in sorted(result.by_institution.items()):
             account = self._accounts.get(result.accounts.get(institution_id))
@@ -313,8 +327,7 @@ class FeedConsumer(threading.Thread):
         division = common_division(i["township_code"] for i in institutions if i["township_code"])
         actor = batch.actor.to_dict() if batch.actor is not None else None
         event = make_event("escrow", BOOKED_EVENT, data, division or deployment().root_code, actor)
-        events.publish(event, routing_key=BOOKED_EVENT, serializer="json", delivery_mode=PERSISTENT,
-                       headers={"nameko.correlation_id": uuid.uuid4().hex}, retry=False)
+        return BOOKED_EVENT, event, {"nameko.correlation_id": uuid.uuid4().hex}
 
     def _dead_letter_rows(self, dead: Producer, batch: Batch) -> None:
         by_index: dict[int, list] = {}
@@ -330,14 +343,22 @@ class FeedConsumer(threading.Thread):
         body = {"batch_id": batch.batch_id, "bank_code": batch.bank_code, "source": batch.source,
                 "rejected": rows}
         headers = {"reason": f"{len(rows)} 笔交易被拒收", "error": "rows_rejected", "batch_id": batch.batch_id,
-                   "bank_code": batch.bank_code, "rejected_rows": len(rows)}
+                   "bank_code": batch.bank_code, "rejected_rows": len(rows),
+                   # the rows, not a batch: nothing to replay (the bank sends corrected rows again)
+                   "x-death-reason": f"{len(rows)} 笔交易被拒收", "x-failed-service": SERVICE,
+                   "x-failed-at": datetime.now(timezone.utc).isoformat()}
         dead.publish(body, routing_key=DLQ_ROUTING_KEY, serializer="json", delivery_mode=PERSISTENT,
                      headers=headers, retry=False)
         self.stats.dead_lettered += 1
+        metrics.MESSAGES_DEAD_LETTERED.labels(SERVICE, "rows_rejected").inc()
 
     def _dead_letter_message(self, dead: Producer, message, reason: str, error: str, field: str | None,
                              batch_id: str | None) -> None:
-        headers = {"reason": reason, "error": error}
+        headers = {"reason": reason, "error": error,
+                   # for `shuangjian dlq replay`: back onto the feed once the cause is fixed
+                   "x-death-reason": reason, "x-original-exchange": FEED_EXCHANGE,
+                   "x-original-routing-key": FEED_ROUTING_KEY, "x-failed-service": SERVICE,
+                   "x-failed-at": datetime.now(timezone.utc).isoformat()}
         if field:
             headers["field"] = field
         if batch_id:
@@ -346,6 +367,7 @@ class FeedConsumer(threading.Thread):
                      content_type=message.content_type or "application/octet-stream",
                      content_encoding=message.content_encoding or "binary", retry=False)
         self.stats.dead_lettered += 1
+        metrics.MESSAGES_DEAD_LETTERED.labels(SERVICE, error).inc()
 
     # -- the writer thread -----------------------------------------------------------------------
     def _write_loop(self) -> None:
@@ -385,6 +407,21 @@ class FeedConsumer(threading.Thread):
                         return None
                     results.extend(one)
                 return results
+
+
+def _feed_relay(amqp: str, store):
+    """The outbox relay of the escrow database, in this process (a plain thread; the escrow service
+    runs its own too — on PostgreSQL they lock disjoint rows)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from services.common.outbox import ConfirmingPublisher, Relay, RelayLoop
+
+    from .models import OutboxRow
+
+    log = get_logger(component="escrow_feed.outbox_relay")
+    relay = Relay(sessionmaker(bind=store.engine, expire_on_commit=False), OutboxRow, ConfirmingPublisher(amqp),
+                  log=log)
+    return RelayLoop(relay, log=log)
 
 
 # -- the process ---------------------------------------------------------------------------------
@@ -441,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # /metrics from the start: the probes (docs/operations.md) answer while the feed waits for escrow
+    metrics.serve()
+    queues = metrics.queue_depths(amqp_uri(), SERVICE, [feed_queue().name, DLQ_QUEUE])
+    metrics.SCRAPED.add(queues)
     url = database_url("escrow")
     if args.migrate:
         from services.common.db import migrate
@@ -451,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     from .feed_rpc import FeedRpcServer
 
     consumer = FeedConsumer(amqp_uri(), url)
-    rpc = FeedRpcServer(consumer, amqp_uri(), url)
+    rpc = FeedRpcServer(consumer, amqp_uri(), url, queues)
     consumer.start()
     rpc.start()
     last = time.monotonic()

@@ -62,10 +62,11 @@ def statement_view(statement_id: str, batches: list[dict]) -> dict:
 class FeedRpc:
     """The methods. `consumer` is the running FeedConsumer (for ping), `store` gives the reads."""
 
-    def __init__(self, consumer, store, signer):
+    def __init__(self, consumer, store, signer, queue_reader=None):
         self.consumer = consumer
         self.store = store
         self.signer = signer
+        self.queue_reader = queue_reader  # services.common.metrics.queue_depths of the feed's queues
 
     def ping(self) -> dict:
         if not self.consumer.is_alive() or not self.consumer.ready.is_set():
@@ -73,6 +74,17 @@ class FeedRpc:
         stats = self.consumer.stats
         return {"service": SERVICE_NAME, "ok": True, "batches": stats.batches, "booked": stats.booked,
                 "dead_lettered": stats.dead_lettered}
+
+    def ops_status(self, actor) -> dict:
+        """For the 运维 page: the feed's queue and dead-letter queue, and its recent error lines."""
+        from services.common.logging import recent_errors
+
+        authorize(self.signer.verify(actor), "ops.read_status")
+        queues = {}
+        for name, _, labels, value in (self.queue_reader() if self.queue_reader else []):
+            row = queues.setdefault(labels["queue"], {"queue": labels["queue"], "messages": None, "consumers": None})
+            row["messages" if name == "amqp_queue_messages_ready" else "consumers"] = int(value)
+        return {"service": SERVICE_NAME, "queues": [queues[q] for q in sorted(queues)], "errors": recent_errors()}
 
     def get_statement(self, actor, statement_id) -> dict:
         authorize(self.signer.verify(actor), IMPORT_ACTION)
@@ -92,14 +104,15 @@ class FeedRpc:
 
 
 class FeedRpcServer(threading.Thread):
-    def __init__(self, consumer, amqp_uri: str, db_url: str):
+    def __init__(self, consumer, amqp_uri: str, db_url: str, queue_reader=None):
         super().__init__(name="escrow_feed.rpc", daemon=True)
         from .feed_store import open_store
 
         self.amqp_uri = amqp_uri
         self.store = open_store(db_url)
-        self.rpc = FeedRpc(consumer, self.store, consumer.signer)
-        self.methods = {name: getattr(self.rpc, name) for name in ("ping", "get_statement", "get_batch")}
+        self.rpc = FeedRpc(consumer, self.store, consumer.signer, queue_reader)
+        self.methods = {name: getattr(self.rpc, name)
+                        for name in ("ping", "get_statement", "get_batch", "ops_status")}
         self.ready = threading.Event()
         self.log = get_logger(component="escrow_feed.rpc")
         self._stopping = threading.Event()
@@ -160,6 +173,11 @@ class FeedRpcServer(threading.Thread):
         else:  # reads only, polled by the CLI: not worth a line each
             self.log.debug("rpc_done", rpc=f"{SERVICE_NAME}.{method}", correlation_id=correlation,
                            ms=round((time.perf_counter() - started) * 1000))
+        from services.common import metrics
+
+        metrics.observe_rpc(SERVICE_NAME, method if method in self.methods else "<unknown>",
+                            "ok" if error is None else "rejected" if isinstance(error, DomainError) else "error",
+                            time.perf_counter() - started)
         reply_to = message.properties.get("reply_to")
         if reply_to:
             payload = {"result": result, "error": serialize_error(error) if error is not None else None}

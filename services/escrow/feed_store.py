@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from services.common.db import make_engine
 
 from .feed_rules import AccountRef, Batch, MalformedBatch
-from .models import AccountBalance, BankTransaction, EscrowAccount, FeedBatch
+from .models import AccountBalance, BankTransaction, EscrowAccount, FeedBatch, OutboxRow
 
 RECEIPT, RELEASE, REFUND = "receipt", "release", "refund"
 MAX_STORED_REJECTIONS = 10_000  # per batch, in feed_batches.reason (a batch has at most 10,000 rows)
@@ -92,6 +92,9 @@ class _Reads:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
+        # (Batch, Booked) -> (event_type, event, headers) | None: the event a booking announces, written
+        # to the outbox in the booking's own transaction (services/common/outbox.py)
+        self.events_for = None
 
     def accounts_fingerprint(self) -> tuple:
         with self.engine.connect() as conn:
@@ -190,6 +193,11 @@ class PostgresStore(_Reads):
         "INSERT INTO feed_batches (batch_id, source, received_at, rows, booked, duplicates, status, reason)"
         " VALUES %s ON CONFLICT (batch_id) DO NOTHING"
     )
+    OUTBOX = (
+        "INSERT INTO outbox (event_id, exchange, event_type, body, headers, created_at, attempts)"
+        " VALUES %s ON CONFLICT (event_id) DO NOTHING"
+    )
+    OUTBOX_TEMPLATE = "(%s, %s, %s, %s::json, %s::json, %s, 0)"
 
     def __init__(self, url: str):
         super().__init__(url)
@@ -249,6 +257,12 @@ class PostgresStore(_Reads):
                         (m.error.batch_id, m.source, now, m.error.rows, 0, 0, "rejected", malformed_reason(m.error))
                         for m in malformed
                     ])
+                booked = _results(entries, per_batch, results, balances)
+                events = _outbox_rows(entries, booked, self.events_for, now)
+                if events:
+                    execute_values(cur, self.OUTBOX, [
+                        (r["event_id"], r["exchange"], r["event_type"], json.dumps(r["body"], ensure_ascii=False),
+                         json.dumps(r["headers"]), now) for r in events], template=self.OUTBOX_TEMPLATE)
             conn.commit()
         except BaseException:
             try:
@@ -256,7 +270,7 @@ class PostgresStore(_Reads):
             except Exception:
                 self.reset()
             raise
-        return _results(entries, per_batch, results, balances)
+        return booked
 
     def _insert(self, cur, batches: list[Batch]) -> list[tuple]:
         buf = io.StringIO()
@@ -369,7 +383,11 @@ class SqliteStore(_Reads):
                         conn.execute(insert(fb).values(
                             batch_id=m.error.batch_id, source=m.source, received_at=now, rows=m.error.rows,
                             booked=0, duplicates=0, status="rejected", reason=malformed_reason(m.error)))
-        return _results(entries, per_batch, results, balances)
+            booked = _results(entries, per_batch, results, balances)
+            events = _outbox_rows(entries, booked, self.events_for, now)
+            if events:
+                conn.execute(insert(OutboxRow.__table__), events)
+        return booked
 
 
 # -- aggregation shared by both stores ------------------------------------------------------------
@@ -420,6 +438,23 @@ def _aggregate_rows(rows: list[tuple]) -> tuple[dict, dict]:
         if kind == RECEIPT and contract_no is not None:
             g[5].append(contract_no)
     return _aggregate([(*key, g[0], g[1], g[2], g[3], g[4], g[5]) for key, g in grouped.items()])
+
+
+def _outbox_rows(entries, booked, events_for, now) -> list[dict]:
+    """The outbox rows of a group's bookings (only batches that booked something new)."""
+    if events_for is None:
+        return []
+    rows = []
+    for entry, result in zip(entries, booked):
+        if result is None or not result.new:
+            continue
+        made = events_for(entry, result)
+        if made is None:
+            continue
+        event_type, body, headers = made
+        rows.append({"event_id": body["event_id"], "exchange": f"{body['source']}.events", "event_type": event_type,
+                     "body": body, "headers": headers, "created_at": now, "attempts": 0})
+    return rows
 
 
 def _results(entries, per_batch, results, balances) -> list[Booked | None]:

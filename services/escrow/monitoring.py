@@ -87,10 +87,10 @@ def rules_for(session: Session, division_code: str, cache: dict | None = None) -
 # -- matching the bank's transactions --------------------------------------------------------------
 
 
-def match_bank(session: Session, institution_ids: list[int]) -> list[tuple[str, dict]]:
+def match_bank(session: Session, dispatch: Dispatch, institution_ids: list[int]) -> list[tuple[str, dict]]:
     """Mark contracts whose receipts the bank booked (sum of receipts for the contract number into
     the institution's accounts ≥ the amount), and granted refunds the bank paid back (refund
-    transactions for the contract number, taken in request order). Commits; returns events."""
+    transactions for the contract number, taken in request order). Commits with its events (outbox); returns them."""
     out = []
     changed = False
     for ids in _chunks(institution_ids):
@@ -128,6 +128,7 @@ def match_bank(session: Session, institution_ids: list[int]) -> list[tuple[str, 
                         "amount_fen": refund.amount_fen, "channel": refund.channel, "how": "bank",
                     }, c.division_code))
     if changed:
+        publish(dispatch, out)
         session.commit()
     return out
 
@@ -249,9 +250,9 @@ def _closed_event(row: Alert, how: str, by: str, note: str | None, actor: Actor 
     }, row.division_code, actor)
 
 
-def raise_alert(session: Session, institution: EnrolmentEligibility, finding: alerts.Finding,
+def raise_alert(session: Session, dispatch: Dispatch, institution: EnrolmentEligibility, finding: alerts.Finding,
                 now: datetime) -> list[tuple[str, dict]]:
-    """Store one alert in its own commit; a duplicate key (raised already) stores nothing."""
+    """Store one alert and its event in their own commit; a duplicate key (raised already) stores nothing."""
     row = Alert(
         institution_id=institution.institution_id, division_code=institution.division_code, kind=finding.kind,
         dedup_key=alerts.dedup_key(institution.institution_id, finding.kind, finding.subject,
@@ -260,11 +261,14 @@ def raise_alert(session: Session, institution: EnrolmentEligibility, finding: al
     )
     session.add(row)
     try:
+        session.flush()
+        events = [_raised_event(row, institution.name)]
+        publish(dispatch, events)
         session.commit()
     except IntegrityError:
         session.rollback()
         return []
-    return [_raised_event(row, institution.name)]
+    return events
 
 
 def _close(row: Alert, now: datetime, how: str, by: str, note: str | None) -> None:
@@ -272,13 +276,14 @@ def _close(row: Alert, now: datetime, how: str, by: str, note: str | None) -> No
     row.evidence = {**(row.evidence or {}), "closing": {"how": how, "by": by, "at": iso_utc(now), "note": note}}
 
 
-def evaluate(session: Session, institutions: list[EnrolmentEligibility],
+def evaluate(session: Session, dispatch: Dispatch, institutions: list[EnrolmentEligibility],
              now: datetime | None = None) -> list[tuple[str, dict]]:
-    """Match bank transactions, run every rule, raise new alerts and close cleared ones."""
+    """Match bank transactions, run every rule, raise new alerts and close cleared ones. Each commit
+    carries its events (outbox); returns them all."""
     now = now or utc_now()
     today = today_shanghai(now)
     ids = [i.institution_id for i in institutions]
-    out = match_bank(session, ids)
+    out = match_bank(session, dispatch, ids)
     facts = load_facts(session, institutions)
     open_rows = defaultdict(list)
     for chunk in _chunks(ids):
@@ -296,10 +301,12 @@ def evaluate(session: Session, institutions: list[EnrolmentEligibility],
         for row in closing:
             _close(row, now, "resolved", "系统", "复核时预警条件已消除")
         if closing:
+            closed = [_closed_event(r, "resolved", "系统", "复核时预警条件已消除") for r in closing]
+            publish(dispatch, closed)
             session.commit()
-            out += [_closed_event(r, "resolved", "系统", "复核时预警条件已消除") for r in closing]
+            out += closed
         for finding in new:
-            out += raise_alert(session, inst, finding, now)
+            out += raise_alert(session, dispatch, inst, finding, now)
     return out
 
 
@@ -307,7 +314,7 @@ def evaluate_quietly(session: Session, dispatch: Dispatch, institutions: list[En
     """After a desk change has been committed and announced: a failure here is logged, never undoes
     the change (the daily scan evaluates again)."""
     try:
-        publish(dispatch, evaluate(session, institutions))
+        evaluate(session, dispatch, institutions)
     except Exception as exc:  # noqa: BLE001 - the change itself stands
         session.rollback()
         log.error("alert_evaluation_failed", error=repr(exc),
@@ -334,7 +341,7 @@ def on_bank_transactions_booked(session: Session, dispatch: Dispatch, event_: ob
     if not applied:
         return {"applied": False, "institutions": 0}
     institutions = _known(session, found)
-    publish(dispatch, evaluate(session, institutions))
+    evaluate(session, dispatch, institutions)
     return {"applied": True, "institutions": len(institutions)}
 
 
@@ -353,8 +360,7 @@ def scan_alerts(session: Session, dispatch: Dispatch, actor: Actor, division_cod
     ids = set(session.scalars(select(EscrowAccount.institution_id).where(EscrowAccount.division_code.startswith(prefix))))
     ids |= set(session.scalars(select(Contract.institution_id).where(Contract.division_code.startswith(prefix))))
     institutions = _known(session, sorted(ids))
-    events = evaluate(session, institutions)
-    publish(dispatch, events)
+    events = evaluate(session, dispatch, institutions)
     raised = [e["data"] for t, e in events if t == "escrow_alert_raised"]
     closed = [e["data"] for t, e in events if t == "escrow_alert_closed"]
     return {
@@ -432,8 +438,8 @@ def close_alert(session: Session, dispatch: Dispatch, actor: Actor, alert_id: in
     _close(row, utc_now(), "manual", who(actor), note.strip()[:500])
     audit_trail.append(session, actor, "escrow.close_alert", "alert", row.id, before, alert_view(row),
                        row.division_code)
-    session.commit()
     publish(dispatch, [_closed_event(row, "manual", who(actor), note.strip()[:500], actor)])
+    session.commit()
     return alert_view(row)
 
 
@@ -454,3 +460,8 @@ def get_position(session: Session, actor: Actor, institution_id: object) -> dict
         Alert.institution_id == institution_id, Alert.status == "open"))
     return {**pos, "name": inst.name, "township_code": inst.division_code, "may_enrol": inst.may_enrol,
             "alerts_open": open_alerts, "as_of": iso_utc(utc_now())}
+
+
+def open_alert_count(session: Session) -> int:
+    """Open alerts of the whole deployment: the `escrow_alerts_open` gauge (read on scrape)."""
+    return session.scalar(select(func.count()).select_from(Alert).where(Alert.status == "open")) or 0

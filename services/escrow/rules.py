@@ -102,9 +102,14 @@ def _text(data: dict, field: str, label: str, max_len: int, required: bool = Tru
     return value
 
 
+MAX_INT = 2**31 - 1  # ids and counts are 32-bit columns: a larger number names nothing and cannot be stored
+
+
 def _positive_int(value: object, field: str, label: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationFailed(f"{label}应为正整数", field=field)
+    if value > MAX_INT:
+        raise ValidationFailed(f"{label}过大", field=field)
     return value
 
 

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nameko.events import EventDispatcher, event_handler
+from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
+from services.common.outbox import OutboxDispatcher
 
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.db import Database
 from services.common.service_kit import paging, rpc
 
 from . import handlers
-from .models import audit_trail
+from .models import OutboxRow, audit_trail
 from . import desk, monitoring  # issue 4: the prepaid-fee desk and early warning
 
 
@@ -18,9 +19,10 @@ class EscrowService(service_kit.ServiceBase):
     name = "escrow"
     audit_trail = audit_trail  # verify_audit / list_audit (services/common/service_kit.py)
     audit_read_actions = ("escrow.read",)
+    metric_gauges = {"escrow_alerts_open": ("Open escrow alerts", monitoring.open_alert_count)}  # /metrics
 
     db = Database(Path(__file__).parent / "migrations")
-    dispatch = EventDispatcher()
+    dispatch = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
     def _apply(self, event_type, event):
         applied = handlers.apply_event(self.db, event_type, event)

@@ -10,7 +10,9 @@ class hierarchy, and from nowhere else.
 from __future__ import annotations
 
 import json
+import time
 
+from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import MethodNotFound, RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
@@ -19,6 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.common.context import CORRELATION_HEADER, CORRELATION_KEY
+from services.common.rpc_timeouts import RpcTimedOut
 from services.common.errors import (
     Conflict,
     DomainError,
@@ -29,6 +32,7 @@ from services.common.errors import (
     ValidationFailed,
 )
 from services.common.logging import get_logger
+from services.common.metrics import observe_http
 
 MAX_BODY_BYTES = 1 << 20  # every JSON body; bulk routes (ledger rows, files) pass their own limit
 MAX_PATH_INT = 2**31 - 1  # ids are 32-bit in every database: a larger <int:…> cannot name a row
@@ -51,9 +55,13 @@ ERROR_TABLE: dict[type, tuple[int, str | None, str | None]] = {
     NotFound: (404, None, None),
     Conflict: (409, None, None),
     PayloadTooLarge: (413, None, None),
+    RpcTimedOut: (504, None, None),  # a service did not answer in time (services/common/rpc_timeouts.py)
     Unavailable: (503, None, None),
     DomainError: (400, None, None),
     UnknownService: (503, "service_unavailable", "后台服务暂不可用，请稍后再试"),
+    # the broker away (restarting, unreachable) during an RPC: a clear 503, not an unhandled 500
+    # (commands are idempotent or refuse a repeat with 409, so the client may retry)
+    KombuOperationalError: (503, "service_unavailable", "消息服务暂不可用，请稍后再试"),
     MethodNotFound: (501, "not_implemented", "后台服务不支持此操作"),
     RemoteError: (502, "remote_error", "后台服务处理出错，已记录，请联系运维"),
 }
@@ -163,7 +171,31 @@ def read_json(request, max_bytes: int = MAX_BODY_BYTES) -> dict:
         raise ValidationFailed("请求体不是有效的 JSON（UTF-8）", field="body") from None
     if not isinstance(data, dict):
         raise ValidationFailed("请求体应为 JSON 对象", field="body")
+    try:
+        _refuse_unstorable(data, None)
+    except RecursionError:
+        raise ValidationFailed("请求体嵌套过深", field="body") from None
     return data
+
+
+def _unstorable(text: str) -> bool:
+    """NUL and unpaired surrogates (JSON allows "\\u0000" and "\\ud800") are no text a database or
+    UTF-8 can hold: refused here, not failing deep in a service as a 5xx."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _refuse_unstorable(value, field: str | None) -> None:
+    if isinstance(value, str):
+        if _unstorable(value):
+            raise ValidationFailed("含有不能保存的字符（\\u0000 或不成对的代理项）", field=field or "body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if _unstorable(key):
+                raise ValidationFailed("字段名含有不能保存的字符", field="body")
+            _refuse_unstorable(item, field or key)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_unstorable(item, field)
 
 
 def query_int(request, name: str, default):
@@ -202,19 +234,32 @@ class JsonWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
         from werkzeug.wrappers import Request
 
+        started = time.perf_counter()
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:
             provider, values = adapter.match()
         except HTTPException as exc:
             rv = exc.get_response(environ) if getattr(exc, "new_url", None) else http_error_response(exc)
+            _observe(UNMATCHED_ROUTE, environ, rv, started)
             return rv(environ, start_response)
         request.path_values = values
         try:
             rv = provider.handle_request(request)
         except HTTPException as exc:
             rv = http_error_response(exc) if (exc.code or 500) < 500 else error_response(exc)
+        _observe(getattr(provider, "url", UNMATCHED_ROUTE), environ, rv, started)
         return rv(environ, start_response)
+
+
+UNMATCHED_ROUTE = "<unmatched>"  # the `route` label of requests no rule matched (404/405): bounded
+
+
+def _observe(route: str, environ, response, started: float) -> None:
+    """`http_requests_total{route, method, status}` and `http_request_seconds{route}`; route is the
+    rule (`/api/institutions/<int:institution_id>`), never the raw path."""
+    observe_http(route, environ.get("REQUEST_METHOD", "GET"), getattr(response, "status_code", 500),
+                 time.perf_counter() - started)
 
 
 class JsonWebServer(WebServer):
@@ -286,3 +331,13 @@ class JsonHttp(HttpRequestHandler):
 
 
 api = JsonHttp.decorator
+
+
+class TextHttp(JsonHttp):
+    """An entrypoint answering a ready-made non-JSON Response (`/metrics`): left out of
+    `/openapi.json` (openapi.py lists only `produces == application/json`)."""
+
+    produces = "text/plain"
+
+
+text_route = TextHttp.decorator

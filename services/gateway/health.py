@@ -50,3 +50,32 @@ def check_all(amqp_uri: str, proxies: dict, workflows) -> dict:
     components["temporal"] = temporal
     status = "ok" if all(v == "ok" for v in components.values()) else "degraded"
     return {"status": status, "components": components}
+
+
+READY_TIMEOUT_SECONDS = 2
+
+
+def check_database(session) -> str:
+    from sqlalchemy import text
+
+    try:
+        with eventlet.Timeout(READY_TIMEOUT_SECONDS):
+            session.execute(text("SELECT 1"))
+        return "ok"
+    except eventlet.Timeout:
+        return "无响应（超时）"
+    except Exception as exc:
+        return f"不可用：{exc.__class__.__name__}"
+
+
+def check_ready(amqp_uri: str, session) -> dict:
+    """GET /health/ready: what this gateway itself needs — the broker and its own database — and
+    nothing else (no fan-out to the services: that is GET /health)."""
+    try:
+        with eventlet.Timeout(READY_TIMEOUT_SECONDS + 1):
+            broker = check_broker(amqp_uri)
+    except eventlet.Timeout:
+        broker = "无响应（超时）"
+    components = {"broker": broker, "database": check_database(session)}
+    status = "ok" if all(v == "ok" for v in components.values()) else "unavailable"
+    return {"status": status, "components": components}

@@ -64,14 +64,18 @@ REPORT_QUERY = [
     q("format", {"type": "string", "enum": ["json", "xlsx", "csv"], "default": "json"}, "json 或文件"),
 ]
 FILE_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv")
+ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
 # -- what the source cannot say: bodies, enums, words ---------------------------------------------
 # key: (METHOD, werkzeug rule). `body`: JSON request schema; `query`: parameters replacing the ones of
-# the same name found in the source; `files`: extra response media types; `summary`.
+# the same name found in the source; `files`: extra response media types; `raw_types`: the media types of a
+# raw body (default application/octet-stream); `summary`.
 
 ROUTES: dict[tuple[str, str], dict] = {
     ("GET", "/openapi.json"): {"summary": "本文档（OpenAPI 3）"},
     ("GET", "/health"): {"summary": "各组件健康状况（任一异常时 503）", "statuses": (200, 503)},
+    ("GET", "/health/live"): {"summary": "存活探针：进程能应答即 200"},
+    ("GET", "/health/ready"): {"summary": "就绪探针：消息中间件与网关数据库可用时 200，否则 503", "statuses": (200, 503)},
     ("POST", "/api/login"): {
         "summary": "登录：返回令牌（Bearer）并设置会话 Cookie",
         "body": obj(("username", "password"), username=TEXT, password={"type": "string", "format": "password"}),
@@ -120,6 +124,13 @@ ROUTES: dict[tuple[str, str], dict] = {
                                                                   "documents_received"]},
                     reason=TEXT, return_to=TEXT, note=TEXT),
     },
+    ("POST", "/api/cases/<int:case_id>/attachments"): {
+        "summary": "为办件上传附件（请求体即文件：PDF/JPEG/PNG，≤ 10 MB）",
+        "query": [q("filename", TEXT, "文件名（扩展名须与内容相符）"),
+                  q("step", TEXT, "所属步骤（默认：本部门正在办理的当前步骤）")],
+        "raw_types": ATTACHMENT_TYPES + ("application/octet-stream",)},
+    ("GET", "/api/cases/<int:case_id>/attachments"): {"summary": "办件的附件（含 SHA-256）"},
+    ("GET", "/api/cases/attachments/<int:attachment_id>"): {"summary": "下载附件", "files": ATTACHMENT_TYPES},
     ("PUT", "/api/settings/county"): {
         "summary": "县级设置（部分更新）",
         "body": obj(conversion_deadline=DATE, conversion_variant={"type": "string", "enum": ["national", "hunan"]},
@@ -320,9 +331,10 @@ def _operation(cls, name: str, fn, method: str, rule: str) -> tuple[str, dict]:
     elif "read_json(" in source:
         operation["requestBody"] = {"required": False,
                                     "content": {"application/json": {"schema": {"type": "object"}}}}
-    elif "read_body(" in source:
-        operation["requestBody"] = {"required": True, "content": {"application/octet-stream": {
-            "schema": {"type": "string", "format": "binary"}}}}
+    elif "read_body(" in source:  # `raw_types`: the media types a raw body may be sent as
+        operation["requestBody"] = {"required": True, "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in extra.get("raw_types", ("application/octet-stream",))}}
     return path, operation
 
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
+from services.common.rpc_timeouts import TimedRpcProxy as RpcProxy  # issue 8: every call has a deadline (504)
 from werkzeug.wrappers import Response
 
 from services.common.config import amqp_uri, deployment, load_secrets
@@ -28,6 +28,8 @@ from . import health, identity
 from .api import api, json_response, read_json
 from .api import read_body  # issue 3: bulk bodies (ledger import)
 from .api import HttpServer, page_items, query_int  # issue 7: the API contract
+from .api import text_route  # issue 8: /metrics (not in /openapi.json)
+from services.common.metrics import ServiceMetrics, exposition
 from .sessions import COOKIE_NAME, SessionTokens, token_from_request
 from . import pages  # the pages mixin (not imported by name: nameko run would take it for a service)
 
@@ -57,6 +59,7 @@ class GatewayService(pages.PagesMixin):  # the pages (services/gateway/pages): /
     ctx = Context()
     auth = Auth()
     http_server = HttpServer()  # werkzeug's 404/405 in the one error shape (api.py)
+    metrics = ServiceMetrics()  # /metrics on SHUANGJIAN_METRICS_PORT (and here on the HTTP port)
 
     registry = RpcProxy("registry")
     escrow = RpcProxy("escrow")
@@ -97,6 +100,23 @@ class GatewayService(pages.PagesMixin):  # the pages (services/gateway/pages): /
         }
         report = health.check_all(amqp_uri(), proxies, self.workflows)
         return (200 if report["status"] == "ok" else 503), report
+
+    @api("GET", "/health/live")
+    def health_live(self, request):
+        """Liveness: the process answers (always 200; no dependency is asked)."""
+        return {"status": "ok"}
+
+    @api("GET", "/health/ready")
+    def health_ready(self, request):
+        """Readiness: the broker and the gateway's database answer (200, else 503); no fan-out."""
+        report = health.check_ready(amqp_uri(), self.db)
+        return (200 if report["status"] == "ok" else 503), report
+
+    @text_route("GET", "/metrics")
+    def metrics_text(self, request):
+        """Prometheus metrics of this process (also on SHUANGJIAN_METRICS_PORT)."""
+        body, content_type = exposition()
+        return Response(body, status=200, content_type=content_type)
 
     @api("POST", "/api/login")
     def login(self, request):
@@ -184,7 +204,16 @@ class GatewayService(pages.PagesMixin):  # the pages (services/gateway/pages): /
 
     @api("POST", "/api/institutions")
     def register_institution(self, request):
-        return 201, self.registry.register_institution(self._signed(request), read_json(request))
+        actor, body = self._actor(request), read_json(request)
+        self._known_township(actor, body.get("township_code"))
+        return 201, self.registry.register_institution(self.auth.signer.sign(actor), body)
+
+    def _known_township(self, actor, code) -> None:
+        """A well-formed township code in the actor's division must name a township the county added
+        (`division add`), as the ledger import requires; the registry checks the rest (format, scope)."""
+        if isinstance(code, str) and len(code) == 9 and code.isdigit() and code.startswith(actor.division_code):
+            if code not in {t["code"] for t in identity.township_directory(self.db, actor)}:
+                raise ValidationFailed(f"乡镇代码 {code} 不是本县已登记的乡镇", field="township_code")
 
     @api("GET", "/api/institutions")
     def list_institutions(self, request):
@@ -326,7 +355,7 @@ class GatewayService(pages.PagesMixin):  # the pages (services/gateway/pages): /
         authorize(actor, "escrow.import_statement")
         batch_id, body = statement_chunk(statement_id, chunk, read_json(request, max_bytes=MAX_IMPORT_BYTES),
                                          self.auth.signer.sign(actor))
-        publish_batches(amqp_uri(), [body])
+        publish_batches(amqp_uri(), [body], headers={"nameko.correlation_id": self.ctx.correlation_id})
         return 202, {"batch_id": batch_id, "queued": True}
 
     @api("GET", "/api/escrow/statements/<string:statement_id>")
@@ -379,6 +408,30 @@ class GatewayService(pages.PagesMixin):  # the pages (services/gateway/pages): /
     @api("POST", "/api/cases/<string:workflow_id>/decision")
     def decide_case(self, request, workflow_id):
         return self.workflows.decide_case(self._signed(request), workflow_id, read_json(request))
+
+    # case attachments (issue 7): `case_id` is the registry's id — the case's `case_id`, also the last
+    # part of its workflow id (`conversion-<institution>-<case>`)
+
+    @api("POST", "/api/cases/<int:case_id>/attachments")
+    def add_case_attachment(self, request, case_id):
+        """The file itself as the body (PDF/JPEG/PNG, ≤ 10 MB; ?filename=&step=); the registry checks it."""
+        content = read_body(request, max_bytes=MAX_ATTACHMENT_BYTES + 1)
+        return 201, self.registry.add_case_attachment(
+            self._signed(request), case_id,
+            {"content_b64": base64.b64encode(content).decode("ascii"), "filename": request.args.get("filename"),
+             "step_key": request.args.get("step") or None})
+
+    @api("GET", "/api/cases/<int:case_id>/attachments")
+    def list_case_attachments(self, request, case_id):
+        return self.registry.list_case_attachments(self._signed(request), case_id)
+
+    @api("GET", "/api/cases/attachments/<int:attachment_id>")
+    def download_case_attachment(self, request, attachment_id):
+        """The attached file (Content-Disposition: attachment), checked against its SHA-256."""
+        answer = self.registry.get_case_attachment(self._signed(request), attachment_id)
+        return Response(base64.b64decode(answer["content_b64"]), mimetype=answer["content_type"],
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(answer['filename'])}",
+                                 "X-Content-SHA256": answer["sha256"], "X-Content-Type-Options": "nosniff"})
 
     @api("GET", "/api/settings/county")
     def get_county_settings(self, request):
@@ -812,6 +865,7 @@ class GatewayService(pages.PagesMixin):  # the pages (services/gateway/pages): /
     def record_reinspection(self, request, order_id):
         return 201, self.inspection.record_reinspection(self._signed(request), order_id, read_json(request))
 
+MAX_ATTACHMENT_BYTES = 10 << 20  # case attachments; the registry refuses more with a clear error (+1 here)
 MAX_IMPORT_BYTES = 16 << 20  # ledger rows and files only; every other route keeps api.MAX_BODY_BYTES
 IMPORT_CHUNK_ROWS = 1000
 

@@ -132,12 +132,12 @@ def create_campaign(session: Session, dispatch: Dispatch, actor: Actor, data: ob
     session.flush()
     audit_trail.append(session, actor, "inspection.create_campaign", "campaign", row.id, None, campaign_view(row),
                        row.division_code, row.created_at)
-    session.commit()
     dispatch("campaign_created", make_event(SOURCE, "campaign_created", {
         "campaign_id": row.id, "name": row.name, "kind": row.kind, "mode": row.mode,
         "division_code": row.division_code, "townships": list(row.townships),
         "start_date": row.start_date.isoformat(), "end_date": row.end_date.isoformat(),
         "in_scope": len(scope), "created_at": iso_utc(row.created_at)}, row.division_code, actor.to_dict()))
+    session.commit()
     log.info("campaign_created", campaign_id=row.id, kind=kind, in_scope=len(scope), seed=row.seed)
     return campaign_view(row)
 
@@ -287,7 +287,6 @@ def record_inspection(session: Session, dispatch: Dispatch, actor: Actor, data: 
                        _record_state(record) | {"risk_grade": target.risk_grade,
                                                 "order": _order_state(order) if order else None},
                        record.township_code, now)
-    session.commit()
     dispatch("inspection_recorded", make_event(SOURCE, "inspection_recorded", {
         "record_id": record.id, "campaign_id": record.campaign_id, "institution_id": record.institution_id,
         "institution_name": record.institution_name, "township_code": record.township_code, "mode": record.mode,
@@ -299,6 +298,7 @@ def record_inspection(session: Session, dispatch: Dispatch, actor: Actor, data: 
             "institution_name": order.institution_name, "township_code": order.township_code,
             "kind": order.kind, "deadline_workdays": order.deadline_workdays,
             "issued_at": iso_utc(order.issued_at), "findings": list(order.findings)})
+    session.commit()  # the record, its order and their events together
     log.info("inspection_recorded", record_id=record.id, outcome=record.outcome, order_id=record.order_id)
     return record_view(session, record)
 
@@ -468,10 +468,10 @@ def record_reinspection(session: Session, dispatch: Dispatch, actor: Actor, orde
     audit_trail.append(session, actor, "inspection.record_reinspection", "order", order.id, before,
                        _order_state(order) | {"reinspection": {"passed": passed, "notes": notes}},
                        order.township_code, now)
-    session.commit()
     _announce(dispatch, actor, order, "reinspection_recorded", {
         "order_id": order.id, "institution_id": order.institution_id, "township_code": order.township_code,
         "kind": order.kind, "passed": passed, "recorded_at": iso_utc(now)})
+    session.commit()
     return order_view(session, order)
 
 
@@ -504,10 +504,10 @@ def close_order(session: Session, dispatch: Dispatch, actor: Actor, order_id: ob
     _add_step(order, _step("closed", actor, now))
     audit_trail.append(session, actor, "inspection.close_order", "order", order.id, before, _order_state(order),
                        order.township_code, now)
-    session.commit()
     _announce(dispatch, actor, order, "order_closed", {
         "order_id": order.id, "institution_id": order.institution_id, "township_code": order.township_code,
         "kind": order.kind})
+    session.commit()
     return order_view(session, order)
 
 
@@ -525,8 +525,8 @@ def escalate_order(session: Session, dispatch: Dispatch, actor: Actor, order_id:
     _add_step(order, _step("escalated", actor, now, proposal=rules.ESCALATION_PROPOSAL))
     audit_trail.append(session, actor, "inspection.escalate_order", "order", order.id, before,
                        _order_state(order) | {"proposal": rules.ESCALATION_PROPOSAL}, order.township_code, now)
-    session.commit()
     _announce(dispatch, actor, order, "order_escalated", {
         "order_id": order.id, "institution_id": order.institution_id, "township_code": order.township_code,
         "proposal": rules.ESCALATION_PROPOSAL})
+    session.commit()
     return order_view(session, order)

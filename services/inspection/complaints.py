@@ -160,8 +160,8 @@ def submit_public(session: Session, dispatch: Dispatch, actor: Actor, data: obje
     session.flush()
     audit_trail.append(session, actor, "inspection.submit_public_complaint", "complaint", row.id, None, view(row),
                        row.division_code, row.received_at)
-    session.commit()
     _announce(dispatch, "complaint_received", row, actor)
+    session.commit()
     log.info("complaint_received", receipt_no=row.receipt_no, channel="public", contact=rules.mask_phone(phone))
     return {"receipt_no": row.receipt_no, "status": row.status,
             "status_name": rules.STATUS_NAMES[row.status], "received_at": iso_utc(row.received_at)}
@@ -249,12 +249,12 @@ def import_csv(session: Session, dispatch: Dispatch, actor: Actor, content_b64: 
                                {"created": len(created), "unchanged": len(parsed) - len(created),
                                 "complaint_ids": [r.id for r in created],
                                 "receipts": {r.channel_ref: r.receipt_no for r in created}})
+        for row in created:
+            _announce(dispatch, "complaint_received", row, actor)
         session.commit()
     except IntegrityError:
         session.rollback()
         raise ValidationFailed("同一批线索正在被另一导入处理，请稍后重试", field="file") from None
-    for row in created:
-        _announce(dispatch, "complaint_received", row, actor)
     log.info("complaints_imported", created=len(created), unchanged=len(parsed) - len(created))
     return {"state": "committed", "created": len(created), "unchanged": len(parsed) - len(created),
             "receipts": {row.channel_ref: row.receipt_no for row in created}}
@@ -317,8 +317,8 @@ def triage(session: Session, dispatch: Dispatch, actor: Actor, complaint_id: int
     lead = _lead_from_complaint(session, row, now) if row.verified else None
     audit_trail.append(session, actor, "inspection.triage_complaint", "complaint", row.id, before,
                        view(row) | {"lead": lead}, row.division_code, now)
-    session.commit()
     _announce(dispatch, "complaint_triaged", row, actor, result=result)
+    session.commit()
     return {**view(row), "lead": lead}
 
 
@@ -365,8 +365,8 @@ def assign(session: Session, dispatch: Dispatch, actor: Actor, complaint_id: int
     _step(row, "assigned", actor, utc_now(), note, to=department, deadline_at=iso_utc(row.deadline_at))
     audit_trail.append(session, actor, "inspection.assign_complaint", "complaint", row.id, before, view(row),
                        row.division_code)
-    session.commit()
     _announce(dispatch, "complaint_assigned", row, actor)
+    session.commit()
     return view(row)
 
 
@@ -384,8 +384,8 @@ def reply(session: Session, dispatch: Dispatch, actor: Actor, complaint_id: int,
     _step(row, "replied", actor, now, _note(data), late=late)
     audit_trail.append(session, actor, "inspection.reply_complaint", "complaint", row.id, before,
                        view(row) | {"reply": text}, row.division_code, now)
-    session.commit()
     _announce(dispatch, "complaint_replied", row, actor, late=late)
+    session.commit()
     return view(row)
 
 
@@ -400,8 +400,8 @@ def close(session: Session, dispatch: Dispatch, actor: Actor, complaint_id: int,
     _step(row, "closed", actor, now, _note(data))
     audit_trail.append(session, actor, "inspection.close_complaint", "complaint", row.id, before, view(row),
                        row.division_code, now)
-    session.commit()
     _announce(dispatch, "complaint_closed", row, actor)
+    session.commit()
     return view(row)
 
 
@@ -479,9 +479,9 @@ def flag_overdue(session: Session, dispatch: Dispatch, actor: Actor, as_of: obje
         audit_trail.append(session, actor, "inspection.flag_overdue_complaints", "complaint_overdue_scan",
                            iso_utc(moment), None, {"complaint_ids": [r.id for r in rows],
                                                    "receipts": [r.receipt_no for r in rows]})
-    session.commit()
     for row in rows:
         _announce(dispatch, "complaint_overdue", row, actor, as_of=iso_utc(moment))
+    session.commit()
     if rows:
         log.info("complaints_overdue", count=len(rows))
     return {"flagged": len(rows), "receipts": [r.receipt_no for r in rows], "as_of": iso_utc(moment)}

@@ -10,6 +10,7 @@ from services.common.clock import UtcDateTime
 from services.common.audit import AuditEntryMixin, AuditHeadMixin, AuditTrail
 
 from services.common.idempotency import ProcessedEventMixin
+from services.common.outbox import OutboxMixin
 
 
 class Base(DeclarativeBase):
@@ -86,3 +87,8 @@ class AuditHead(AuditHeadMixin, Base):
 
 
 audit_trail = AuditTrail("inspection", AuditEntry, AuditHead)
+
+
+class OutboxRow(OutboxMixin, Base):
+    """Events written with the change that caused them; the relay publishes them (services/common/outbox.py)."""
+

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nameko.events import EventDispatcher, event_handler
+from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
+from services.common.outbox import OutboxDispatcher
 
 from services.common.db import Database
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import rpc
 
 from . import campaigns, complaints, handlers, leads, supervision
-from .models import audit_trail
+from .models import OutboxRow, audit_trail
 
 
 class InspectionService(service_kit.ServiceBase):
@@ -61,7 +62,7 @@ class InspectionService(service_kit.ServiceBase):
 
     # -- school supervision (督导: zones, visits, homework, 一校一案; issue 5 part 6) ------------------
 
-    supervision_events = EventDispatcher()
+    supervision_events = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
     @event_handler("registry", "school_registered")
     def on_school_registered(self, event):
@@ -127,7 +128,7 @@ class InspectionService(service_kit.ServiceBase):
 
     # -- complaints (举报, issue 5 part 5): services/inspection/complaints.py ----------------------
 
-    complaint_events = EventDispatcher()
+    complaint_events = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
     @rpc
     def submit_public_complaint(self, actor, data):
@@ -179,7 +180,7 @@ class InspectionService(service_kit.ServiceBase):
 
     # -- campaigns, inspection records, orders (issue 5 parts 1–3): services/inspection/campaigns.py --
 
-    campaign_events = EventDispatcher()
+    campaign_events = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
     @rpc
     def create_campaign(self, actor, data):

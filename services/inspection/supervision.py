@@ -216,10 +216,10 @@ def record_visit(session: Session, dispatch: Dispatch, actor: Actor, data: objec
     session.flush()
     audit_trail.append(session, actor, "supervision.record_visit", "school_visit", visit.id, None,
                        visit_view(visit, school.name), school.division_code, visit.recorded_at)
-    session.commit()
     view = visit_view(visit, school.name)
     dispatch("school_visit_recorded", make_event(SOURCE, "school_visit_recorded", view, school.division_code,
                                                  actor.to_dict()))
+    session.commit()
     return view
 
 
@@ -347,6 +347,7 @@ def check_homework(session: Session, dispatch: Dispatch, actor: Actor, data: obj
         results.append(result)
         dispatch("homework_checked", make_event(SOURCE, "homework_checked", result, school.division_code,
                                                 actor.to_dict()))
+    session.commit()  # only the outbox rows of the checks: a check changes nothing else
     flagged_schools = {r["school_id"] for r in results if r["flagged"]}
     checked_schools = {r["school_id"] for r in results}
     return {"from": start.isoformat(), "to": end.isoformat(), "classes": results,
@@ -453,11 +454,11 @@ def file_after_school_plan(session: Session, dispatch: Dispatch, actor: Actor, d
     session.flush()
     audit_trail.append(session, actor, "supervision.file_after_school_plan", "after_school_plan", plan.id, None,
                        _plan_state(plan), school.division_code, plan.recorded_at)
-    session.commit()
     deadline = rules.plan_deadline(year, _deadline_setting(session, school.county_code))
     view = _plan_view(plan, school, year, deadline, today_shanghai())
     dispatch("after_school_plan_filed", make_event(SOURCE, "after_school_plan_filed", view, school.division_code,
                                                    actor.to_dict()))
+    session.commit()
     return view
 
 
@@ -480,11 +481,11 @@ def record_after_school_figures(session: Session, dispatch: Dispatch, actor: Act
     plan.recorded_by, plan.recorded_at = _who(actor), utc_now()
     audit_trail.append(session, actor, "supervision.record_after_school_figures", "after_school_plan", plan.id,
                        before, _plan_state(plan), school.division_code, plan.recorded_at)
-    session.commit()
     deadline = rules.plan_deadline(year, _deadline_setting(session, school.county_code))
     view = _plan_view(plan, school, year, deadline, today_shanghai())
     dispatch("after_school_figures_recorded", make_event(SOURCE, "after_school_figures_recorded", view,
                                                          school.division_code, actor.to_dict()))
+    session.commit()
     return view
 
 

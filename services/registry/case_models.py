@@ -69,3 +69,21 @@ class CountySettings(Base):
     reduction_baseline_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # None = 2021-07-24
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class CaseAttachment(Base):
+    """A document attached to a case (a licence, a registration certificate, a decision letter…),
+    for the step it was uploaded for. The bytes live once per SHA-256 under var/case_attachments/."""
+
+    __tablename__ = "case_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    step_key: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    department: Mapped[str] = mapped_column(String(30))  # the uploader's DepartmentKind value
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)

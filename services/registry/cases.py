@@ -64,9 +64,9 @@ def set_county_settings(session: Session, dispatch: Dispatch, actor: Actor, coun
     row.updated_at, row.updated_by = utc_now(), _who(actor)
     audit_trail.append(session, actor, "registry.set_county_settings", "county_settings", county, before,
                        settings_view(county, row), county)
-    session.commit()
     view = settings_view(county, row)
     dispatch("county_settings_changed", make_event(SOURCE, "county_settings_changed", view, county, actor.to_dict()))
+    session.commit()
     return view
 
 
@@ -103,9 +103,7 @@ def apply_for_deregistration(session: Session, dispatch: Dispatch, actor: Actor,
     case_rules.check_may_apply_for_deregistration(row.status)
     case = _open_case(session, actor, row, DEREGISTRATION, case_rules.DEFAULT_VARIANT)
     status_event = status_change(session, actor, row, "deregistering", reason.strip())
-    view = _announce_opening(session, dispatch, actor, row, case, {"reason": reason.strip()})
-    dispatch(status_event["type"], status_event)
-    return view
+    return _announce_opening(session, dispatch, actor, row, case, {"reason": reason.strip()}, then=[status_event])
 
 
 def _open_case(session: Session, actor: Actor, row: Institution, process: str, variant: str) -> Case:
@@ -140,10 +138,10 @@ def _case_state(case: Case, institution: Institution) -> dict:
             "institution_category": institution.category, "institution_legal_form": institution.legal_form}
 
 
-def _announce_opening(session, dispatch, actor, row, case, extra: dict) -> dict:
+def _announce_opening(session, dispatch, actor, row, case, extra: dict, then: list[dict] = ()) -> dict:
+    """Audit, the `<process>_applied` event and `then` (events already made) — all in one commit."""
     audit_trail.append(session, actor, f"registry.apply_for_{case.process}", "case", case.workflow_id, None,
                        _case_state(case, row) | extra, row.division_code)
-    session.commit()
     data = {
         "workflow_id": case.workflow_id, "process": case.process, "variant": case.variant,
         "institution_id": row.id, "institution_name": row.name, "township_code": row.division_code,
@@ -152,6 +150,9 @@ def _announce_opening(session, dispatch, actor, row, case, extra: dict) -> dict:
     }
     event = f"{case.process}_applied"
     dispatch(event, make_event(SOURCE, event, data, row.division_code, actor.to_dict()))
+    for follow in then:
+        dispatch(follow["type"], follow)
+    session.commit()
     return case_view(session, case)
 
 
@@ -193,7 +194,6 @@ def record_case_progress(session: Session, dispatch: Dispatch, actor: Actor, rec
     # the platform records it; `entry` names the official who decided
     audit_trail.append(session, actor, "registry.record_case_progress", "case", case.workflow_id, before,
                        _case_state(case, institution) | {"entry": entry}, case.division_code)
-    session.commit()
     data = {
         "workflow_id": case.workflow_id, "process": case.process, "institution_id": case.institution_id,
         "institution_name": institution.name, "township_code": case.division_code,
@@ -206,6 +206,7 @@ def record_case_progress(session: Session, dispatch: Dispatch, actor: Actor, rec
     dispatch(name, make_event(SOURCE, name, data, case.division_code, actor.to_dict()))
     for event in follow_up:
         dispatch(event["type"], event)
+    session.commit()  # the progress, its outcome and their events together
     return case_view(session, case)
 
 
@@ -242,13 +243,13 @@ def lapse_academic_scope(session: Session, dispatch: Dispatch, actor: Actor, cou
                            {"category": "academic", "institution_ids": [r.id for r in rows]},
                            {"category": "non_academic", "institution_ids": [r.id for r in rows], "deadline": deadline},
                            county)
-    session.commit()
     for row, update in zip(rows, updates):
         dispatch(update["type"], update)
         data = {"institution_id": row.id, "institution_name": row.name, "township_code": row.division_code,
                 "county_code": county, "deadline": deadline, "category": "non_academic"}
         dispatch("academic_scope_removed",
                  make_event(SOURCE, "academic_scope_removed", data, row.division_code, actor.to_dict()))
+    session.commit()
     return {"county_code": county, "deadline": deadline, "removed": [r.id for r in rows]}
 
 
@@ -258,7 +259,8 @@ def lapse_academic_scope(session: Session, dispatch: Dispatch, actor: Actor, cou
 def case_view(session: Session, case: Case) -> dict:
     entries = session.scalars(select(CaseEntry).where(CaseEntry.case_id == case.id).order_by(CaseEntry.seq)).all()
     return {
-        "workflow_id": case.workflow_id, "process": case.process, "process_name": PROCESS_NAMES[case.process],
+        "workflow_id": case.workflow_id, "case_id": case.id, "process": case.process,
+        "process_name": PROCESS_NAMES[case.process],
         "variant": case.variant, "institution_id": case.institution_id, "township_code": case.division_code,
         "status": case.status, "current_step": case.current_step,
         "current_step_title": case_rules.step_title(case.process, case.variant, case.current_step),

@@ -35,12 +35,13 @@ def _status_for(session: Session, event: dict, target: domain.Status, reason: st
 
 
 def apply_order_event(session: Session, dispatch: Dispatch, event: object, target: domain.Status, reason: str) -> bool:
-    pending: list[dict] = []
-    applied = apply_once(session, ProcessedEvent, event,
-                         lambda s, e: _status_for(s, e, target, reason, pending))
-    for status_event in pending:  # published only after the commit
-        dispatch(status_event["type"], status_event)
-    return applied
+    def effect(s, e):
+        pending: list[dict] = []
+        _status_for(s, e, target, reason, pending)
+        for status_event in pending:  # into the outbox, committed with the effect
+            dispatch(status_event["type"], status_event)
+
+    return apply_once(session, ProcessedEvent, event, effect)
 
 
 def on_order_issued(session: Session, dispatch: Dispatch, event: object) -> bool:

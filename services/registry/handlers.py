@@ -151,12 +151,12 @@ def register_institution(session: Session, dispatch: Dispatch, actor: Actor, dat
     session.add(entry)
     audit_trail.append(session, actor, "registry.register_institution", "institution", row.id, None,
                        institution_view(row), row.division_code, now)
-    session.commit()
     data = registered_event_data(row, [entry])
     dispatch(
         "institution_registered",
         make_event(SOURCE, "institution_registered", data, row.division_code, actor.to_dict(), now),
     )
+    session.commit()  # the institution and its outbox event together
     return institution_view(row)
 
 
@@ -304,8 +304,8 @@ def change_institution_status(session: Session, dispatch: Dispatch, actor: Actor
     audit_trail.append(session, actor, "registry.change_institution_status", "institution", row.id, before,
                        institution_view(row) | {"reason": draft.reason, "effective_on": draft.effective_on.isoformat()},
                        row.division_code)
-    session.commit()
     dispatch(event["type"], event)
+    session.commit()
     return institution_detail(session, row)
 
 
@@ -353,13 +353,13 @@ def update_platform_registration(session: Session, dispatch: Dispatch, actor: Ac
     row.updated_at, row.updated_by = now, _who(actor)
     audit_trail.append(session, actor, "registry.update_platform_registration", "institution", row.id, before,
                        institution_view(row), row.division_code, now)
-    session.commit()
     view = institution_view(row)
     data = {"id": row.id, "township_code": row.division_code, "platform": view["platform"],
             "changed": sorted(changed), "version": row.version}
     dispatch("institution_platform_registration_updated",
              make_event(SOURCE, "institution_platform_registration_updated", data, row.division_code,
                         actor.to_dict(), now))
+    session.commit()
     return view
 
 
@@ -379,10 +379,10 @@ def record_licence_verification(
     row.verified_at = decided_at
     audit_trail.append(session, actor, "registry.record_licence_verification", "institution", row.id, before,
                        institution_view(row) | {"decided_by": row.verified_by}, row.division_code)
-    session.commit()
     view = institution_view(row)
     dispatch(
         "licence_verification_recorded",
         make_event(SOURCE, "licence_verification_recorded", view, row.division_code, actor.to_dict()),
     )
+    session.commit()
     return view

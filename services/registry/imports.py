@@ -285,9 +285,9 @@ def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: 
     audit_trail.append(session, actor, "registry.import_ledger", "import_batch", batch.id, None,
                        {"file_name": batch.file_name, "rows": data_rows, **counts,
                         "created_ids": list(ids), "updated_ids": updated_ids}, actor.division_code, now)
-    result = _finish(session, batch, "committed", result, now)
     stored_at = time.monotonic()
-    _publish(dispatch, events)
+    _publish(dispatch, events)  # into the outbox: committed with the records by _finish
+    result = _finish(session, batch, "committed", result, now)
     # where the time went (the service logs it; an official sees how long the import took)
     result["seconds"] = {"validate": round(validated - started, 2), "store": round(stored_at - validated, 2),
                          "publish": round(time.monotonic() - stored_at, 2)}
@@ -302,7 +302,7 @@ def _finish(session: Session, batch: ImportBatch, state: str, result: dict, now:
 
 
 def _publish(dispatch: Dispatch, events: list[tuple[str, dict]]) -> None:
-    """One event per institution; many at once go through one confirmed channel when available."""
+    """One event per institution, written to the outbox in one bulk insert when available."""
     many = getattr(dispatch, "many", None)
     if many is not None and len(events) > 1:
         many(events)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.clock import UtcDateTime
 from services.common.audit import AuditEntryMixin, AuditHeadMixin, AuditTrail
 from services.common.idempotency import ProcessedEventMixin
+from services.common.outbox import OutboxMixin
 
 
 class Base(DeclarativeBase):
@@ -155,3 +156,8 @@ class AuditHead(AuditHeadMixin, Base):
 
 
 audit_trail = AuditTrail("registry", AuditEntry, AuditHead)
+
+
+class OutboxRow(OutboxMixin, Base):
+    """Events written with the change that caused them; the relay publishes them (services/common/outbox.py)."""
+

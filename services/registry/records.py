@@ -82,12 +82,12 @@ def add_staff_member(session: Session, dispatch: Dispatch, digest: Digest, actor
         # the view holds the mask only: the ID number never reaches the audit trail
         audit_trail.append(session, actor, "registry.add_staff_member", "staff_member", member.id, None,
                            staff_view(member), row.division_code, now)
+        dispatch("staff_member_added", make_event(SOURCE, "staff_member_added", _staff_event_data(row, member),
+                                                  row.division_code, actor.to_dict(), now))
         session.commit()
     except IntegrityError:
         session.rollback()
         raise Conflict(f"身份证号 {draft.id_number_masked} 的人员已在本机构登记", field="id_number") from None
-    dispatch("staff_member_added", make_event(SOURCE, "staff_member_added", _staff_event_data(row, member),
-                                              row.division_code, actor.to_dict(), now))
     return staff_view(member)
 
 
@@ -120,9 +120,9 @@ def record_staff_leaving(session: Session, dispatch: Dispatch, actor: Actor, sta
     member.left_on = staff.parse_leaving(data, member.hired_on, today_shanghai())
     audit_trail.append(session, actor, "registry.record_staff_leaving", "staff_member", member.id, before,
                        staff_view(member), row.division_code)
-    session.commit()
     dispatch("staff_member_left", make_event(SOURCE, "staff_member_left", _staff_event_data(row, member),
                                              row.division_code, actor.to_dict()))
+    session.commit()
     return staff_view(member)
 
 
@@ -170,9 +170,9 @@ def publish_course(session: Session, dispatch: Dispatch, actor: Actor, instituti
     session.flush()
     audit_trail.append(session, actor, "registry.publish_course", "course", course.id, None, course_view(course),
                        row.division_code, now)
-    session.commit()
     dispatch("course_published", make_event(SOURCE, "course_published", _course_event_data(row, course),
                                             row.division_code, actor.to_dict(), now))
+    session.commit()
     return course_view(course)
 
 
@@ -189,9 +189,9 @@ def withdraw_course(session: Session, dispatch: Dispatch, actor: Actor, course_i
     course.withdrawn_at = datetime.now(timezone.utc)
     audit_trail.append(session, actor, "registry.withdraw_course", "course", course.id, before, course_view(course),
                        row.division_code)
-    session.commit()
     dispatch("course_withdrawn", make_event(SOURCE, "course_withdrawn", _course_event_data(row, course),
                                             row.division_code, actor.to_dict()))
+    session.commit()
     return course_view(course)
 
 
@@ -237,13 +237,13 @@ def register_school(session: Session, dispatch: Dispatch, actor: Actor, data: ob
         session.flush()
         audit_trail.append(session, actor, "registry.register_school", "school", school.id, None,
                            school_view(school), school.division_code, now)
+        view = school_view(school)
+        dispatch("school_registered", make_event(SOURCE, "school_registered", view, school.division_code,
+                                                 actor.to_dict(), now))
         session.commit()
     except IntegrityError:
         session.rollback()
         raise conflict from None
-    view = school_view(school)
-    dispatch("school_registered", make_event(SOURCE, "school_registered", view, school.division_code,
-                                             actor.to_dict(), now))
     return view
 
 

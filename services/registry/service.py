@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nameko.events import event_handler
+from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
+from services.common.outbox import OutboxDispatcher
 
 from services.common.db import Database
-from services.common.publish import BatchEventDispatcher
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import paging, rpc
 
 from . import cases, enforcement, handlers
-from .models import audit_trail
+from . import case_attachments  # issue 7: documents attached to cases
+from .models import OutboxRow, audit_trail
 from . import imports, records  # issue 3: records, ledger import
 from .dependencies import IdNumberDigest
 
@@ -22,7 +23,7 @@ class RegistryService(service_kit.ServiceBase):
     audit_read_actions = ("registry.read",)
 
     db = Database(Path(__file__).parent / "migrations")
-    dispatch = BatchEventDispatcher()  # nameko's EventDispatcher plus dispatch.many() for imports
+    dispatch = OutboxDispatcher(OutboxRow)  # events into the outbox, committed with the change; dispatch.many()
     id_digest = IdNumberDigest()
 
     @rpc
@@ -197,6 +198,22 @@ class RegistryService(service_kit.ServiceBase):
     @rpc
     def set_county_settings(self, actor, county_code, data):
         return cases.set_county_settings(self.db, self.dispatch, self.actors.verify(actor), county_code, data)
+
+    # -- case attachments (case_attachments.py, issue 7) -----------------------------------------------
+
+    @rpc
+    def add_case_attachment(self, actor, case_id, data):
+        view = case_attachments.add_case_attachment(self.db, self.actors.verify(actor), case_id, data)
+        self.ctx.log.info("case_attachment_added", case_id=case_id, attachment_id=view["id"], sha256=view["sha256"])
+        return view
+
+    @rpc
+    def list_case_attachments(self, actor, case_id):
+        return case_attachments.list_case_attachments(self.db, self.actors.verify(actor), case_id)
+
+    @rpc
+    def get_case_attachment(self, actor, attachment_id):
+        return case_attachments.get_case_attachment(self.db, self.actors.verify(actor), attachment_id)
 
     # -- enforcement: inspection orders (enforcement.py) ---------------------------------------------
 

@@ -101,12 +101,13 @@ def draft_due_reports(session: Session, dispatch: Dispatch, actor: Actor, kind: 
             row.drafted_at = now
             drafted.append(row)
         views.append(row)
-    session.commit()
+    session.flush()
     for row in drafted:
         report = build_report(session, kind, row.division_code, row.period_end)
         data = cycle_view(session, row, now) | {"reduction_rate": report["reduction_rate"],
                                                 "institutions_total": report["institutions_total"]}
         dispatch("report_drafted", make_event(SOURCE, "report_drafted", data, row.division_code, actor.to_dict()))
+    session.commit()  # the cycles and their announcements together
     return {"kind": kind, "period_start": cycle.period_start.isoformat(), "period_end": cycle.period_end.isoformat(),
             "due_at": iso_utc(cycle.due_at), "cycles": [cycle_view(session, r, now) for r in views],
             "drafted": len(drafted)}
@@ -128,10 +129,10 @@ def flag_overdue_reports(session: Session, dispatch: Dispatch, actor: Actor, kin
         select(func.count()).select_from(ReportSubmission).where(ReportSubmission.cycle_id == r.id)) == 0]
     for row in flagged:
         row.overdue_flagged_at = now
-    session.commit()
     for row in flagged:
         dispatch("report_overdue", make_event(SOURCE, "report_overdue", cycle_view(session, row, now),
                                               row.division_code, actor.to_dict()))
+    session.commit()
     return {"kind": kind, "period_end": end.isoformat(), "flagged": [r.division_code for r in flagged]}
 
 
@@ -214,10 +215,10 @@ def submit_report(session: Session, dispatch: Dispatch, actor: Actor, kind: obje
     # the report itself stays in its submission (its SHA-256 is in the entry)
     audit_trail.append(session, actor, "reporting.submit_report", "report_submission", submission.id, None,
                        submission_view(submission, row, with_content=False), division, submission.submitted_at)
-    session.commit()
     view = submission_view(submission, row)
     dispatch("report_submitted", make_event(SOURCE, "report_submitted", {k: v for k, v in view.items() if k != "content"},
                                             division, actor.to_dict()))
+    session.commit()
     return view
 
 
@@ -240,3 +241,10 @@ def list_submissions(session: Session, actor: Actor, cycle_id: object) -> dict:
     rows = session.scalars(select(ReportSubmission).where(ReportSubmission.cycle_id == cycle.id)
                            .order_by(ReportSubmission.version)).all()
     return {"cycle": cycle_view(session, cycle), "items": [submission_view(r, cycle, False) for r in rows]}
+
+
+def overdue_cycle_count(session: Session, now: datetime | None = None) -> int:
+    """Cycles past their due moment with no submission: the `report_cycles_overdue` gauge."""
+    submitted = select(ReportSubmission.id).where(ReportSubmission.cycle_id == ReportCycle.id).exists()
+    return session.scalar(select(func.count()).select_from(ReportCycle)
+                          .where(ReportCycle.due_at <= (now or utc_now()), ~submitted)) or 0

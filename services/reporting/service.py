@@ -4,7 +4,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from nameko.events import EventDispatcher, event_handler
+from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
+from services.common.outbox import OutboxDispatcher
 
 from services.common.db import Database
 from services.common.errors import ValidationFailed
@@ -12,7 +13,7 @@ from services.common import service_kit  # the module, so `nameko run` sees one 
 from services.common.service_kit import rpc
 
 from . import handlers
-from .models import audit_trail
+from .models import OutboxRow, audit_trail
 from . import escrow  # issue 4: escrow figures
 from . import charts, cycles, export, facts  # issue 6: reports
 
@@ -34,6 +35,8 @@ class ReportingService(service_kit.ServiceBase):
     name = "reporting"
     audit_trail = audit_trail  # verify_audit / list_audit (services/common/service_kit.py)
     audit_read_actions = ("reporting.read",)
+    metric_gauges = {"report_cycles_overdue": ("Report cycles past their deadline, not submitted",
+                                               lambda session: cycles.overdue_cycle_count(session))}  # /metrics
 
     db = Database(Path(__file__).parent / "migrations")
 
@@ -89,7 +92,7 @@ class ReportingService(service_kit.ServiceBase):
 
     # -- reports (issue 6): read models of inspections, complaints and schools; cycles; exports --
 
-    report_events = EventDispatcher()
+    report_events = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
     # one handler per fact event, named on_<event type> (nameko finds entrypoints by attribute)
     for _event_type in facts.APPLIERS:

@@ -21,6 +21,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_range(count: int) -> int:
+    """The first of `count` consecutive free ports (each process's /metrics: localrun.metrics_ports)."""
+    for _ in range(50):
+        base = free_port()
+        try:
+            socks = []
+            for port in range(base, base + count):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("0.0.0.0", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 def cli(env, *args, timeout=240):
     return subprocess.run([sys.executable, "-m", "shuangjian.cli", *args], cwd=project_root(), env=env,
                           capture_output=True, text=True, timeout=timeout)
@@ -46,6 +65,7 @@ def run_platform(var: Path):
         SHUANGJIAN_GATEWAY_URL=f"http://127.0.0.1:{free_port()}",
         SHUANGJIAN_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
         SHUANGJIAN_TEMPORAL_UI_PORT=str(free_port()),
+        SHUANGJIAN_METRICS_PORT=str(free_port_range(7)),  # one /metrics port per process (localrun)
     )
     env.pop("SHUANGJIAN_SECRETS_FILE", None)
     databases = None

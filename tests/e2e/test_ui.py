@@ -19,6 +19,7 @@ from tests.e2e.browser import ClientAddressProxy, ensure_browser, launch
 from tests.e2e.support import admin_client, as_user
 
 pytestmark = pytest.mark.e2e
+CERTIFICATE = "%PDF-1.4\n% 民办非企业单位登记证书\n".encode() + bytes(range(256)) * 8 + b"\n%%EOF\n"
 
 HOMES = {  # user → (password or None for the demo one, the home page's title)
     "jiaoti_leader": "教体局工作台",
@@ -133,12 +134,22 @@ def test_conversion_carried_through_three_departments_by_clicks(ui):
     _login(ui, page, "minzheng_leader")
     _open_inbox_item(page, url, inst["name"])
     assert "登记为民办非企业单位" in page.inner_text(".current-step")
+    workflow_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    # the certificate goes with the decision: uploaded by fetch() (X-CSRF-Token) before the form posts
+    page.set_input_files("input[name=attachment]",
+                         files=[{"name": "民非登记证书.pdf", "mimeType": "application/pdf", "buffer": CERTIFICATE}])
     _decide(page, "民非登记证书 民证字第0199号")
+    civil = as_user(platform, "minzheng_leader")
+    case_id = int(workflow_id.rsplit("-", 1)[-1])
+    [attached] = civil.get(f"/api/cases/{case_id}/attachments")["items"]
+    assert (attached["filename"], attached["step_key"]) == ("民非登记证书.pdf", "civil_affairs_registration")
+    assert civil.download(f"/api/cases/attachments/{attached['id']}") == (CERTIFICATE, "民非登记证书.pdf")
     _logout(page)
 
     _login(ui, page, "shichang_leader")
     _open_inbox_item(page, url, inst["name"])
     assert "变更经营范围" in page.inner_text(".current-step")
+    assert "民非登记证书.pdf" in page.inner_text(".attachments")  # civil affairs' certificate, listed for the next step
     case_url = page.url
     _decide(page, "营业执照已变更")
     page.goto(case_url)

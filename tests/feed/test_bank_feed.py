@@ -166,6 +166,10 @@ def test_postgres_or_sqlite_store_groups_and_rejections(store):
     cases.case_one_group_many_batches_and_rejections(store)
 
 
+def test_postgres_or_sqlite_store_commits_a_booking_with_its_outbox_event(store):
+    cases.case_a_booking_and_its_event_commit_together(store)
+
+
 def test_a_database_outage_keeps_the_batch_until_it_can_be_booked(bus, store, start_feed, monkeypatch):
     from sqlalchemy.exc import OperationalError
 

@@ -55,7 +55,7 @@ PROCESSES[localrun.FEED] = ("escrow-feed", "feed")
 COMPOSE_NAME = {"escrow_feed": "feed"}
 
 COMMON_ENV = {"SHUANGJIAN_AMQP_URI", "SHUANGJIAN_SECRETS_FILE", "SHUANGJIAN_VAR_DIR",
-              "SHUANGJIAN_ROOT_DIVISION_CODE", "SHUANGJIAN_ROOT_DIVISION_NAME"}
+              "SHUANGJIAN_ROOT_DIVISION_CODE", "SHUANGJIAN_ROOT_DIVISION_NAME", "SHUANGJIAN_METRICS_PORT"}
 TEMPORAL_ENV = {"SHUANGJIAN_TEMPORAL_ADDRESS", "SHUANGJIAN_TEMPORAL_NAMESPACE", "SHUANGJIAN_TASK_QUEUE"}
 
 
@@ -438,6 +438,17 @@ def test_the_image_runs_each_process_as_make_up_does():
         assert re.search(rf"^\s*[\w|]*\b{argument}\b[\w|]*\)", entrypoint, re.M), argument
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {".venv", "var", ".git"} <= set(ignored)
+
+
+def test_the_metrics_port_is_the_probed_one(rendered, compose):
+    """SHUANGJIAN_METRICS_PORT (services/common/metrics.py) is the port the probes, Services and
+    healthcheck use: 9100 in the ConfigMap and in compose."""
+    _, resources = rendered
+    assert find(resources, "ConfigMap", "shuangjian-config")["data"]["SHUANGJIAN_METRICS_PORT"] == "9100"
+    for process in PROCESSES:
+        env = compose["services"][COMPOSE_NAME.get(process, process)]["environment"]
+        assert str(env["SHUANGJIAN_METRICS_PORT"]) == "9100", process
+    assert "9100/metrics" in (DEPLOY / "healthcheck.py").read_text(encoding="utf-8")
 
 
 def test_no_setting_is_left_out_of_the_deployment():

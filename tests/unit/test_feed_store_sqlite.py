@@ -34,3 +34,7 @@ def test_booking_twice_books_once(store):
 
 def test_one_group_many_batches_and_rejections(store):
     cases.case_one_group_many_batches_and_rejections(store)
+
+
+def test_a_booking_and_its_event_commit_together(store):
+    cases.case_a_booking_and_its_event_commit_together(store)

@@ -51,6 +51,12 @@ def _checklist() -> dict:
     return CHECKLIST
 
 
+def case_id_of(workflow_id: str) -> int | None:
+    """The registry's case id: the last part of a case's workflow id (`conversion-<institution>-<case>`)."""
+    tail = str(workflow_id).rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
 def _form_int(form, name: str, label: str) -> int:
     try:
         return int(form.get(name, ""))
@@ -187,9 +193,19 @@ class PagesMixin:
         actor, state, mine = self._case_for_page(request, workflow_id)
         earlier = [s for s in state.get("steps", [])[: state.get("current", 0)] if s.get("kind") == "decision"]
         can_decide = mine and actor.has_role(Role.leader)
+        case_id = case_id_of(workflow_id)  # the registry's case: its attachments (issue 7)
+        try:
+            attachments = self.registry.list_case_attachments(self._signed(request), case_id)["items"] \
+                if case_id is not None else []
+        except Exception:  # noqa: BLE001 — the registry refusing or not answering: the page shows the case without them
+            attachments = None
+        involved = {s.get("department") for s in state.get("steps", [])} | {K.education.value}
+        can_attach = attachments is not None and case_id is not None and actor.department_kind.value in involved \
+            and can(actor, "registry.attach_case_document")
         return self._render(request, "case.html", status=status, title=f"{PROCESS_NAMES.get(state['process'], '')}办件",
                             state=state, mine=mine, can_decide=can_decide, earlier=earlier, error=error,
-                            form=form or {}, process_name=PROCESS_NAMES.get(state["process"], state["process"]))
+                            form=form or {}, process_name=PROCESS_NAMES.get(state["process"], state["process"]),
+                            case_id=case_id, attachments=attachments, can_attach=can_attach)
 
     @page("GET", "/ui/cases/<string:workflow_id>")
     def page_case(self, request, workflow_id):
@@ -487,14 +503,25 @@ class PagesMixin:
     @page("GET", "/ui/ops")
     def page_ops(self, request):
         from services.common.config import amqp_uri
+        from services.common.logging import recent_errors
 
         from .. import health
 
         self._page_actor(request)
+        signed = self._signed(request)
         proxies = {"registry": self.registry, "escrow": self.escrow, "inspection": self.inspection,
                    "reporting": self.reporting, "escrow_feed": self.escrow_feed}
         report = health.check_all(amqp_uri(), proxies, self.workflows)
-        return self._render(request, "ops.html", title="运维监控", report=report, temporal_ui=_temporal_ui_url(request))
+        statuses = [{"service": "gateway", "queues": [], "errors": recent_errors()}]
+        for name, proxy in [*proxies.items(), ("workflows", self.workflows)]:
+            try:
+                statuses.append(proxy.ops_status(signed))
+            except DomainError as exc:  # not 运维: the page shows health only
+                statuses.append({"service": name, "unavailable": exc.message})
+            except Exception as exc:  # a process down or without the call: say so, keep the page
+                statuses.append({"service": name, "unavailable": type(exc).__name__})
+        return self._render(request, "ops.html", title="运维监控", report=report, statuses=statuses,
+                            temporal_ui=_temporal_ui_url(request))
 
     def _users_page(self, request, error=None, status=200, form=None):
         actor, _, _ = self._page_actor(request)

@@ -43,10 +43,30 @@
       var file = input.files[0];
       if (!file) { status.textContent = "请选择文件"; return; }
       status.textContent = "正在上传……";
-      window.sjFetch(upload + "?filename=" + encodeURIComponent(file.name),
+      window.sjFetch(upload + (upload.indexOf("?") < 0 ? "?" : "&") + "filename=" + encodeURIComponent(file.name),
                      { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } })
         .then(function () { status.textContent = "已上传"; window.location.reload(); })
         .catch(function (error) { status.textContent = "上传失败：" + error.message; });
+    }
+    var attach = form.getAttribute("data-attach");  // a decision with attachments: upload them first
+    var picker = attach && form.querySelector('input[type="file"]');
+    if (picker && picker.files.length) {
+      event.preventDefault();
+      var note = form.querySelector(".attach-status");
+      var files = Array.prototype.slice.call(picker.files);
+      note.textContent = "正在上传附件（" + files.length + " 个）……";
+      files.reduce(function (done, file) {
+        return done.then(function () {
+          return window.sjFetch(attach + (attach.indexOf("?") < 0 ? "?" : "&") + "filename=" + encodeURIComponent(file.name),
+                                { method: "POST", body: file,
+                                  headers: { "Content-Type": file.type || "application/octet-stream" } })
+            .catch(function (error) { throw new Error(file.name + "：" + error.message); });
+        });
+      }, Promise.resolve()).then(function () {
+        note.textContent = "附件已上传，正在提交决定……";
+        picker.disabled = true;  // the decision itself is the plain form; the files are on the case already
+        form.submit();  // no submit event: not uploaded twice
+      }).catch(function (error) { note.textContent = "附件上传失败，决定未提交：" + error.message; });
     }
   });
 })();
