@@ -151,7 +151,7 @@ def test_conversion_carried_by_three_departments_end_to_end(platform):
         try:
             return education.get(f"/api/escrow/institutions/{iid}/charge-check")["allowed"]
         except ApiError as exc:
-            assert exc.status == 409
+            assert exc.status in (404, 409)  # 404: escrow has not had the registration event yet
             return False
 
     assert wait_until(charge_allowed, lambda ok: ok)
