@@ -72,9 +72,11 @@ def test_rpc_events_out_and_in_are_counted(platform, token, config):
             registry.register_institution(education, {"name": ""})
     assert created["id"]
 
-    assert value("rpc_requests_total", service=ok[0], method=ok[1], outcome=ok[2]) == before["ok"] + 1
-    assert value("rpc_requests_total", service=rejected[0], method=rejected[1],
-                 outcome=rejected[2]) == before["rejected"] + 1
+    # nameko sends the reply before the dependencies' worker_result hooks run: wait for the count
+    assert wait_until(lambda: value("rpc_requests_total", service=ok[0], method=ok[1], outcome=ok[2])
+                      == before["ok"] + 1)
+    assert wait_until(lambda: value("rpc_requests_total", service=rejected[0], method=rejected[1],
+                                    outcome=rejected[2]) == before["rejected"] + 1)
     # counted when the outbox relay has published it (services/common/outbox.py)
     assert wait_until(lambda: value("messages_published_total", service="registry",
                                     event_type="institution_registered") >= before["published"] + 1)
