@@ -8,6 +8,7 @@ import random
 from datetime import date
 
 from services.common.errors import ValidationFailed
+from services.common.checklist import CHECKLIST  # item key → name, shared with the pages
 
 from .domain import RISK_GRADES
 
@@ -18,20 +19,6 @@ TEAM_DEPARTMENTS = {"public_security": "公安局", "education": "教体局", "u
 DEFAULT_RATES = {"A": 5, "B": 10, "C": 20, "D": 40}  # percent of each risk grade drawn
 MAX_SEED = 2**53  # JSON-safe for any client
 
-CHECKLIST = {
-    "licences_and_scope": "证照齐全、经营范围相符",
-    "address_and_branches": "办学地址与分支机构",
-    "signs_and_ads": "招牌与宣传与许可一致",
-    "operator_matches": "举办者与登记一致",
-    "staff_qualifications": "从业人员资质",
-    "content": "培训内容（无超标超前、无境外课程）",
-    "model_contract_and_fees": "示范合同、收费公示与退费",
-    "advertising": "广告",
-    "fire_safety": "消防安全（九项规定）",
-    "epidemic_prevention": "疫情防控",
-    "academic_on_rest_days": "节假日、休息日及寒暑假无学科类培训",
-    "class_end_times": "结束时间（线下20:30、线上21:00）",
-}
 ITEM_RESULTS = ("pass", "fail", "na")
 
 OUTCOMES = {"pass": "通过", "rectify": "责令整改", "suspend": "停业整顿", "refer": "移送（无证无照）"}

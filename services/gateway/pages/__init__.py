@@ -45,7 +45,7 @@ class TooManyAttempts(DomainError):
 def _checklist() -> dict:
     global CHECKLIST
     if CHECKLIST is None:
-        from services.inspection.campaign_rules import CHECKLIST as items
+        from services.common.checklist import CHECKLIST as items
 
         CHECKLIST = dict(items)
     return CHECKLIST
