@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import os
 import secrets
 from datetime import datetime
 from typing import Callable
@@ -18,6 +16,7 @@ from sqlalchemy.orm import Session
 from services.common.clock import iso_utc, utc_now
 from services.common.config import var_dir
 from services.common.divisions import is_within, scope_prefix, validate_code
+from services.common.filestore import store_by_hash
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.events import make_event
 from services.common.identity import Actor, DepartmentKind
@@ -364,14 +363,7 @@ def add_evidence(session: Session, actor: Actor, record_id: object, data: object
     if content_type is None:
         raise ValidationFailed("仅接受 JPEG、PNG 图片或 PDF 文件", field="content_b64")
     filename = str(data.get("filename") or "").strip()[:200] or None
-    digest = hashlib.sha256(content).hexdigest()
-    folder = evidence_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / digest
-    if not path.exists():  # content-addressed: the same file twice is stored once
-        tmp = folder / f".{digest}.{secrets.token_hex(4)}.tmp"
-        tmp.write_bytes(content)
-        os.replace(tmp, path)
+    digest = store_by_hash(evidence_dir(), content)
     evidence = EvidenceFile(record_id=row.id, filename=filename, sha256=digest, size=len(content),
                             content_type=content_type, uploaded_by=_who(actor), uploaded_at=utc_now())
     session.add(evidence)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
-import secrets
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session
 from services.common.clock import iso_utc, utc_now
 from services.common.config import var_dir
 from services.common.errors import Forbidden, NotFound, ValidationFailed
+from services.common.filestore import store_by_hash
 from services.common.identity import Actor, DepartmentKind
 from services.common.policy import authorize
 from services.common.processes import PROCESS_NAMES, steps_for
@@ -148,7 +147,7 @@ def add_case_attachment(session: Session, actor: Actor, case_id: object, data: o
         CaseAttachment.step_key.is_(None) if step_key is None else CaseAttachment.step_key == step_key))
     if existing is not None:  # an upload retried after a lost answer
         return attachment_view(existing, case)
-    _store(digest, content)
+    store_by_hash(attachments_dir(), content)
     extension = {t: exts[0] for t, _, exts in ATTACHMENT_TYPES.values()}[content_type]
     row = CaseAttachment(case_id=case.id, step_key=step_key, filename=filename or f"附件{extension}",
                          content_type=content_type, size=len(content), sha256=digest, department=kind,
@@ -160,16 +159,6 @@ def add_case_attachment(session: Session, actor: Actor, case_id: object, data: o
                        {"attachment": view}, case.division_code, row.uploaded_at)
     session.commit()
     return view
-
-
-def _store(digest: str, content: bytes) -> None:
-    folder = attachments_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / digest
-    if not path.exists():  # content-addressed: the same file twice is stored once
-        tmp = folder / f".{digest}.{secrets.token_hex(4)}.tmp"
-        tmp.write_bytes(content)
-        os.replace(tmp, path)
 
 
 def list_case_attachments(session: Session, actor: Actor, case_id: object) -> dict:
