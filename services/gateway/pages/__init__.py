@@ -51,6 +51,14 @@ def _checklist() -> dict:
     return CHECKLIST
 
 
+def attempt(call, *args):
+    """A page section's data, or None when the user may not see it (the page shows the rest)."""
+    try:
+        return call(*args)
+    except DomainError:
+        return None
+
+
 def case_id_of(workflow_id: str) -> int | None:
     """The registry's case id: the last part of a case's workflow id (`conversion-<institution>-<case>`)."""
     tail = str(workflow_id).rsplit("-", 1)[-1]
@@ -267,12 +275,6 @@ class PagesMixin:
         signed = self._signed(request)
         inst = self.registry.get_institution(signed, institution_id)
 
-        def attempt(call, *args):
-            try:
-                return call(*args)
-            except DomainError:
-                return None
-
         cases = {p: attempt(self.registry.get_case, signed, p, institution_id) for p in PROCESS_NAMES}
         complaints = attempt(self.inspection.list_complaints, signed, {}, 200, 0)
         if complaints:
@@ -482,12 +484,6 @@ class PagesMixin:
     def page_supervision(self, request):
         signed = self._signed(request)
         month = request.args.get("month") or date.today().strftime("%Y-%m")
-
-        def attempt(call, *args):
-            try:
-                return call(*args)
-            except DomainError:
-                return None
 
         return self._render(
             request, "supervision.html", title="督导室", month=month,
