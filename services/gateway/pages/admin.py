@@ -1,0 +1,62 @@
+"""运维 and 用户管理 pages."""
+from __future__ import annotations
+
+
+from services.common.errors import DomainError
+
+from .. import identity
+from .web import page, redirect
+from .common import (_form_int, _temporal_ui_url)
+
+
+class AdminPages:
+    # -- 运维 and users ---------------------------------------------------------------------------------
+
+    @page("GET", "/ui/ops")
+    def page_ops(self, request):
+        from services.common.config import amqp_uri
+        from services.common.logging import recent_errors
+
+        from .. import health
+
+        self._page_actor(request)
+        signed = self._signed(request)
+        proxies = {"registry": self.registry, "escrow": self.escrow, "inspection": self.inspection,
+                   "reporting": self.reporting, "escrow_feed": self.escrow_feed}
+        report = health.check_all(amqp_uri(), proxies, self.workflows)
+        statuses = [{"service": "gateway", "queues": [], "errors": recent_errors()}]
+        for name, proxy in [*proxies.items(), ("workflows", self.workflows)]:
+            try:
+                statuses.append(proxy.ops_status(signed))
+            except DomainError as exc:  # not 运维: the page shows health only
+                statuses.append({"service": name, "unavailable": exc.message})
+            except Exception as exc:  # a process down or without the call: say so, keep the page
+                statuses.append({"service": name, "unavailable": type(exc).__name__})
+        return self._render(request, "ops.html", title="运维监控", report=report, statuses=statuses,
+                            temporal_ui=_temporal_ui_url(request))
+
+    def _users_page(self, request, error=None, status=200, form=None):
+        actor, _, _ = self._page_actor(request)
+        users = identity.list_users(self.db, actor)
+        departments = identity.list_departments(self.db, actor)
+        return self._render(request, "users.html", status=status, title="用户管理", users=users,
+                            departments=departments, error=error, form=form or {})
+
+    @page("GET", "/ui/users")
+    def page_users(self, request):
+        return self._users_page(request)
+
+    @page("POST", "/ui/users")
+    def page_users_post(self, request):
+        actor = self._page_post(request)
+        form = request.form
+        try:
+            body = {"username": form.get("username", ""), "password": form.get("password", ""),
+                    "display_name": form.get("display_name") or None,
+                    "department_id": _form_int(form, "department_id", "部门"),
+                    "roles": form.getlist("roles") or ["clerk"]}
+            created = identity.create_user(self.db, actor, body)
+        except DomainError as exc:
+            return self._users_page(request, error=exc.message, status=exc.http_status, form=form)
+        self.ctx.log.info("user_created", username=created["username"], via="page")
+        return redirect("/ui/users", f"已创建用户 {created['username']}")

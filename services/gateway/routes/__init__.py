@@ -1,0 +1,1 @@
+"""The gateway's JSON routes, one module per context; GatewayService inherits them all."""
