@@ -12,16 +12,18 @@ from .admin import AdminPages
 from .cases import CasePages
 from .complaints import ComplaintPages
 from .escrow import EscrowPages
+from .home_figures import HomeFigures
 from .inspection import InspectionPages
 from .institutions import InstitutionPages
 from .public import PublicPages
 from .reports import ReportPages
 from .session import PageBase
+from .settings import SettingsPages
 from .supervision import SupervisionPages
 
 
 class PagesMixin(PageBase, CasePages, InstitutionPages, ComplaintPages, ReportPages, InspectionPages,
-                 EscrowPages, SupervisionPages, AdminPages, PublicPages):
+                 EscrowPages, SupervisionPages, AdminPages, PublicPages, SettingsPages, HomeFigures):
     """Every desk's pages, one module per desk; GatewayService inherits this."""
 
 

@@ -1,24 +1,158 @@
-"""资金监管 desk pages."""
+"""资金监管 desk pages (教体局): accounts by institution name with their balance, opening an account,
+fee items, charges on the model contract (the caps refused at the field), contracts, positions,
+refunds answered at the desk, alerts. Every rule stays the escrow service's; the pages only turn
+yuan into fen and place its refusals next to the field they name."""
 from __future__ import annotations
 
-
 from services.common.errors import DomainError
+from services.common.policy import can
 
-from .web import page
+from .common import _form_int
+from .desk_forms import institution_names, refusal, yuan_to_fen
+from .web import page, redirect
+
+ACCOUNT_FIELDS = ("institution_id", "mode", "bank_name", "bank_code", "account_no", "custody_agreement_no",
+                  "guarantee_minimum_fen")
+FEE_FIELDS = ("name", "price_per_hour_fen")
+CHARGE_FIELDS = ("contract_no", "fee_item_id", "student_name", "class_hours", "starts_on", "ends_on", "amount_fen",
+                 "channel")
+CHANNELS = (("wechat", "微信支付"), ("alipay", "支付宝"), ("bank_transfer", "银行转账"), ("bank_card", "银行卡刷卡"),
+            ("unionpay", "云闪付"))
+
+
+def _named(items, names):
+    for item in items:
+        item.setdefault("institution_name", names.get(item.get("institution_id")) or "（辖区外机构）")
+    return items
 
 
 class EscrowPages:
-    # -- escrow desk ---------------------------------------------------------------------------------
+    # -- the desk: accounts, alerts, refunds, recent contracts ---------------------------------------
+
+    def _escrow_page(self, request, status=200, form=None, **context):
+        actor, _, _ = self._page_actor(request)
+        signed = self._signed(request)
+        names = institution_names(self.registry, signed)
+        accounts = _named(self.escrow.list_accounts(signed, None, None)["items"], names)
+        alert_filter = {k: v for k, v in {"status": request.args.get("status")}.items() if v}
+        alerts = self.escrow.list_alerts(signed, 100, 0, alert_filter)
+        _named(alerts["items"], names)
+        refunds = _named(self.escrow.list_refunds(signed, None, None)["items"], names)
+        contracts = self.escrow.list_contracts(signed, 50, 0, None, None)
+        _named(contracts["items"], names)
+        return self._render(
+            request, "escrow.html", status=status, title="预收费资金监管", accounts=accounts, alerts=alerts,
+            refunds=refunds, contracts=contracts, institutions=sorted(names.items(), key=lambda x: x[1]),
+            may_act=can(actor, "escrow.desk"), form=form or {}, errors=context.pop("errors", {}), **context)
 
     @page("GET", "/ui/escrow")
     def page_escrow(self, request):
-        signed = self._signed(request)
-        accounts = self.escrow.list_accounts(signed, None, None)
-        alerts = self.escrow.list_alerts(signed, 100, 0, {k: v for k, v in
-                                                          {"status": request.args.get("status")}.items() if v})
+        return self._escrow_page(request)
+
+    @page("POST", "/ui/escrow/accounts")
+    def page_open_account(self, request):
+        self._page_post(request)
+        form = request.form
         try:
-            refunds = self.escrow.list_refunds(signed, None, None)
-        except DomainError:
-            refunds = None
-        return self._render(request, "escrow.html", title="预收费资金监管", accounts=accounts, alerts=alerts,
-                            refunds=refunds)
+            body = {"institution_id": _form_int(form, "institution_id", "机构"), "mode": form.get("mode") or None,
+                    "bank_name": form.get("bank_name", ""), "bank_code": form.get("bank_code", ""),
+                    "account_no": form.get("account_no", ""),
+                    "custody_agreement_no": form.get("custody_agreement_no") or None}
+            if body["mode"] == "guarantee":
+                body["guarantee_minimum_fen"] = yuan_to_fen(form.get("guarantee_minimum"), "guarantee_minimum_fen",
+                                                            "保证金最低额")
+            account = self.escrow.open_account(self._signed(request), body)
+        except DomainError as exc:
+            return self._escrow_page(request, status=exc.http_status, form=form,
+                                     **refusal(exc, "account", ACCOUNT_FIELDS))
+        return redirect(f"/ui/escrow/institutions/{account['institution_id']}",
+                        f"已开设监管账户 {account['account_no']}（{account['mode_name']}）")
+
+    @page("POST", "/ui/escrow/refunds/<int:refund_id>/answer")
+    def page_answer_refund(self, request, refund_id):
+        self._page_post(request)
+        form = request.form
+        try:
+            refund = self.escrow.answer_refund(self._signed(request), refund_id,
+                                               {"decision": form.get("decision"), "answer": form.get("answer") or None})
+        except DomainError as exc:
+            return self._escrow_page(request, status=exc.http_status, form=form,
+                                     **refusal(exc, f"refund{refund_id}", ("decision", "answer")))
+        return redirect(form.get("back") if str(form.get("back", "")).startswith("/ui/escrow") else "/ui/escrow",
+                        f"退费申请已答复：{refund['status_name']}")
+
+    # -- one institution: position, fee items, charges ------------------------------------------------
+
+    def _escrow_institution_page(self, request, institution_id, status=200, form=None, **context):
+        actor, _, _ = self._page_actor(request)
+        signed = self._signed(request)
+        institution = self.registry.get_institution(signed, institution_id)
+        fee_items = self.escrow.list_fee_items(signed, institution_id)["items"]
+        contracts = self.escrow.list_contracts(signed, 100, 0, institution_id, None)["items"]
+        return self._render(
+            request, "escrow_institution.html", status=status, title=f"资金监管 · {institution['name']}",
+            institution=institution, fee_items=fee_items, contracts=contracts,
+            accounts=self.escrow.list_accounts(signed, institution_id, None)["items"],
+            position=self.escrow.get_position(signed, institution_id),
+            refunds=self.escrow.list_refunds(signed, institution_id, None)["items"],
+            settings=self.escrow.get_escrow_settings(signed, None), channels=CHANNELS,
+            may_act=can(actor, "escrow.desk"), form=form or {}, errors=context.pop("errors", {}), **context)
+
+    @page("GET", "/ui/escrow/institutions/<int:institution_id>")
+    def page_escrow_institution(self, request, institution_id):
+        return self._escrow_institution_page(request, institution_id)
+
+    @page("POST", "/ui/escrow/institutions/<int:institution_id>/fee-items")
+    def page_create_fee_item(self, request, institution_id):
+        self._page_post(request)
+        form = request.form
+        try:
+            item = self.escrow.create_fee_item(self._signed(request), {
+                "institution_id": institution_id, "name": form.get("name", ""),
+                "price_per_hour_fen": yuan_to_fen(form.get("price_per_hour"), "price_per_hour_fen", "每课时收费"),
+                "publish": form.get("publish") == "yes"})
+        except DomainError as exc:
+            return self._escrow_institution_page(request, institution_id, status=exc.http_status, form=form,
+                                                 **refusal(exc, "fee", FEE_FIELDS))
+        return redirect(f"/ui/escrow/institutions/{institution_id}", f"收费项目“{item['name']}”{item['state_name']}")
+
+    @page("POST", "/ui/escrow/fee-items/<int:fee_item_id>/<any(publication, withdrawal):step>")
+    def page_fee_item_step(self, request, fee_item_id, step):
+        self._page_post(request)
+        back = int(request.form.get("institution_id") or 0)
+        call = self.escrow.publish_fee_item if step == "publication" else self.escrow.withdraw_fee_item
+        try:
+            item = call(self._signed(request), fee_item_id)
+        except DomainError as exc:
+            return self._escrow_institution_page(request, back, status=exc.http_status, error=exc.message)
+        return redirect(f"/ui/escrow/institutions/{item['institution_id']}", f"收费项目“{item['name']}”{item['state_name']}")
+
+    @page("POST", "/ui/escrow/institutions/<int:institution_id>/contracts")
+    def page_sign_contract(self, request, institution_id):
+        self._page_post(request)
+        form = request.form
+        try:
+            body = {"institution_id": institution_id, "contract_no": form.get("contract_no", "").strip(),
+                    "fee_item_id": _form_int(form, "fee_item_id", "收费项目"),
+                    "student_name": form.get("student_name", ""),
+                    "class_hours": _form_int(form, "class_hours", "课时数"),
+                    "starts_on": form.get("starts_on", ""), "ends_on": form.get("ends_on", ""),
+                    "amount_fen": yuan_to_fen(form.get("amount"), "amount_fen", "收费金额"),
+                    "channel": form.get("channel", "")}
+            contract = self.escrow.sign_contract(self._signed(request), body)
+        except DomainError as exc:
+            return self._escrow_institution_page(request, institution_id, status=exc.http_status, form=form,
+                                                 **refusal(exc, "charge", CHARGE_FIELDS))
+        return redirect(f"/ui/escrow/contracts/{contract['id']}", f"已签约收费：合同 {contract['contract_no']}")
+
+    @page("GET", "/ui/escrow/contracts/<int:contract_id>")
+    def page_escrow_contract(self, request, contract_id):
+        signed = self._signed(request)
+        actor, _, _ = self._page_actor(request)
+        contract = self.escrow.get_contract(signed, contract_id)
+        institution = self.registry.get_institution(signed, contract["institution_id"])
+        for refund in contract["refunds"]:
+            refund.update(contract_no=contract["contract_no"], institution_name=institution["name"])
+        return self._render(request, "escrow_contract.html", title=f"合同 {contract['contract_no']}",
+                            contract=contract, institution=institution, may_act=can(actor, "escrow.desk"),
+                            errors={}, form={})

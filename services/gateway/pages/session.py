@@ -116,4 +116,5 @@ class PageBase:
             except DomainError:
                 pass
         return self._render(request, "home.html", title=web.HOME_TITLES.get(actor.department_kind, "工作台"),
-                            inbox=inbox, townships=self._townships(actor), **extra)
+                            inbox=inbox, townships=self._townships(actor),
+                            figures=self._home_figures(actor, self._signed(request), inbox), **extra)

@@ -85,16 +85,18 @@ DASHBOARD = ("数据看板", "/ui/dashboard")
 SUPERVISION = ("督导", "/ui/supervision")
 OPS = ("运维监控", "/ui/ops")
 USERS = ("用户管理", "/ui/users")
+SETTINGS = ("设置", "/ui/settings")
 
 NAV: dict[DepartmentKind, list[tuple[str, str]]] = {
-    K.education: [HOME, INSTITUTIONS, IMPORTS, COMPLAINTS, ESCROW, INSPECTION, REPORTS, DASHBOARD, SUPERVISION],
+    K.education: [HOME, INSTITUTIONS, IMPORTS, COMPLAINTS, ESCROW, INSPECTION, REPORTS, DASHBOARD, SUPERVISION,
+                  SETTINGS],
     K.civil_affairs: [HOME, INSTITUTIONS],
     K.market_regulation: [HOME, INSTITUTIONS, INSPECTION, ESCROW, COMPLAINTS],
     K.public_security: [HOME, INSTITUTIONS, INSPECTION, COMPLAINTS],
     K.urban_management: [HOME, INSTITUTIONS, INSPECTION, COMPLAINTS],
     K.township: [HOME, INSTITUTIONS, INSPECTION, COMPLAINTS],
-    K.supervision_office: [HOME, INSTITUTIONS, SUPERVISION, COMPLAINTS, REPORTS, DASHBOARD],
-    K.ops: [HOME, OPS, INSTITUTIONS, IMPORTS, REPORTS],
+    K.supervision_office: [HOME, INSTITUTIONS, SUPERVISION, COMPLAINTS, REPORTS, DASHBOARD, SETTINGS],
+    K.ops: [HOME, OPS, INSTITUTIONS, IMPORTS, REPORTS, SETTINGS],
 }
 
 HOME_TITLES = {
