@@ -71,7 +71,9 @@ class SettingsPages:
         except DomainError as exc:
             return self._settings_page(request, status=exc.http_status, form=form,
                                        **refusal(exc, form_name, fields, aliases))
-        return redirect(f"/ui/settings#{form_name}", done)
+        response = redirect("/ui/settings", done)
+        response.headers["Location"] += f"#{form_name}"  # the saved section in view, its message on top
+        return response
 
     @page("POST", "/ui/settings/county")
     def page_settings_county(self, request):
