@@ -9,6 +9,11 @@ from datetime import date
 from .common import K, attempt
 
 
+COMPONENTS = {"broker": "消息队列", "registry": "机构登记", "escrow": "资金监管", "inspection": "检查执法",
+              "reporting": "报表", "escrow_feed": "银行流水", "gateway": "网关", "worker": "流程引擎",
+              "temporal": "流程服务"}
+
+
 def _figure(label: str, value, href: str | None = None, alarm: bool = False, note: str | None = None) -> dict:
     return {"label": label, "value": value, "href": href, "alarm": alarm, "note": note}
 
@@ -49,6 +54,8 @@ class HomeFigures:
             institutions = attempt(self.registry.list_institutions, signed, 1, 0, {})
             if institutions is not None:
                 figures.append(_figure("本乡镇机构", institutions["total"], "/ui/institutions"))
+        if kind is K.ops:
+            figures = self._ops_figures(signed) + figures
         if kind in (K.supervision_office, K.education):
             month = date.today().strftime("%Y-%m")
             coverage = attempt(self.inspection.supervision_coverage, signed, month, None)
@@ -57,6 +64,22 @@ class HomeFigures:
                 figures.append(_figure("本月督导覆盖率", f"{overall['rate']}%", "/ui/supervision",
                                        not overall["complete"], f"{overall['visited']}/{overall['schools']} 所学校"))
         return figures
+
+    def _ops_figures(self, signed: str) -> list[dict]:
+        from services.common.config import amqp_uri
+
+        from .. import health
+
+        proxies = {"registry": self.registry, "escrow": self.escrow, "inspection": self.inspection,
+                   "reporting": self.reporting, "escrow_feed": self.escrow_feed}
+        components = health.check_all(amqp_uri(), proxies, self.workflows)["components"]
+        down = [name for name, state in components.items() if state != "ok"]
+        out = [_figure("运行正常的组件", f"{len(components) - len(down)}/{len(components)}", "/ui/ops", bool(down),
+                       "异常：" + "、".join(COMPONENTS.get(n, n) for n in down) if down else None)]
+        alerts = attempt(self.escrow.list_alerts, signed, 1, 0, {"status": "open"})
+        if alerts is not None:
+            out.append(_figure("未处置资金预警", alerts["total"], None, alerts["total"] > 0))
+        return out
 
     def _education_figures(self, signed: str) -> list[dict]:
         out = []

@@ -12,7 +12,7 @@ from .common import attempt
 from .desk_forms import refusal, yuan_to_fen
 from .web import page, redirect
 
-VARIANT_NAMES = {"national": "全国通行（教育→民政→市场监管）", "hunan": "湖南（先行名称预核准，注销前清算）"}
+VARIANT_NAMES = {"national": "全国通行方案（教育、民政、市场监管依次办理）", "hunan": "湖南方案（先行名称预核准）"}
 SLA_DEPARTMENTS = (("education", "教体局"), ("market_regulation", "市场监管局"), ("public_security", "公安局"),
                    ("urban_management", "城管执法局"), ("township", "乡镇人民政府"))
 ESCROW_NUMBERS = (("max_class_hours", "单次收费最多课时"), ("max_months", "单次收费最长月数"),

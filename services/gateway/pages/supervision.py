@@ -42,8 +42,12 @@ class SupervisionPages:
         signed = self._signed(request)
         month = request.args.get("month") or date.today().strftime("%Y-%m")
         today = date.today().isoformat()
+        index = date.today().year * 12 + date.today().month - 1
+        months = [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index, index - 12, -1)]  # the last 12
+        if month not in months:
+            months.insert(0, month)
         return self._render(
-            request, "supervision.html", status=status, title="督导", month=month, today=today,
+            request, "supervision.html", status=status, title="督导", month=month, months=months, today=today,
             schools=attempt(self.inspection.list_supervised_schools, signed, None),
             coverage=attempt(self.inspection.supervision_coverage, signed, month, None),
             visits=attempt(self.inspection.list_school_visits, signed, month, None),
@@ -109,8 +113,8 @@ class SupervisionPages:
                 value = _optional_int(f, name, label)
                 if value is not None:
                     body[name] = value
-            if f.get("filed_on"):
-                body["filed_on"] = f["filed_on"]
+            if f.get("first_filing") == "yes":
+                body["filed_on"] = f.get("filed_on", "")
             else:
                 body["school_year"] = _form_int(f, "school_year", "学年")
             return body

@@ -31,6 +31,12 @@
     if (back) { event.preventDefault(); history.back(); }
   });
 
+  document.addEventListener("change", function (event) {  // a hidden file input: say which file was picked
+    var target = event.target.getAttribute && event.target.getAttribute("data-file-name");
+    var label = target && event.target.form && event.target.form.querySelector(target);
+    if (label) { label.textContent = event.target.files.length ? "已选择：" + event.target.files[0].name : "未选择文件"; }
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute("data-confirm");
