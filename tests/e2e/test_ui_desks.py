@@ -20,7 +20,7 @@ from shuangjian.client import ApiError
 from shuangjian.codes import make_uscc
 from shuangjian.demo import DEMO_PASSWORD
 from tests.e2e.support import admin_client, as_user
-from tests.e2e.test_ui import _login, _logout, _new_page, _register_institution, ui  # noqa: F401 (the fixture)
+from tests.e2e.test_ui import _login, _new_page, _register_institution, ui  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.e2e
 SHOTS = project_root() / "var" / "ui-screenshots"

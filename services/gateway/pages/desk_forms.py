@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from services.common.errors import DomainError, ValidationFailed
 from services.common.workdays import SHANGHAI
 
-from .web import env
+from .web import env, redirect
 
 _YUAN = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 
@@ -83,3 +83,19 @@ EVIDENCE_LABELS = {
     "stop_days": "预警天数", "signed_at": "签约时间", "summary": "摘要", "reason": "原因",
 }
 env.globals["evidence_labels"] = EVIDENCE_LABELS
+
+
+class DeskActions:
+    """A desk's form post: CSRF-checked, the owning service called with the user's signed actor, its
+    refusal shown on the form's page, success a redirect with the message (post/redirect/get)."""
+
+    def _act(self, request, call, refused, done):
+        """call(signed, form) → result; refused(exc, form) → the page again; done(result) → (url, message)."""
+        self._page_post(request)
+        form = request.form
+        try:
+            result = call(self._signed(request), form)
+        except DomainError as exc:
+            return refused(exc, form)
+        location, message = done(result)
+        return redirect(location, message)

@@ -4,12 +4,11 @@ refunds answered at the desk, alerts. Every rule stays the escrow service's; the
 yuan into fen and place its refusals next to the field they name."""
 from __future__ import annotations
 
-from services.common.errors import DomainError
 from services.common.policy import can
 
 from .common import _form_int
-from .desk_forms import institution_names, refusal, yuan_to_fen
-from .web import page, redirect
+from .desk_forms import DeskActions, institution_names, refusal, yuan_to_fen
+from .web import page
 
 ACCOUNT_FIELDS = ("institution_id", "mode", "bank_name", "bank_code", "account_no", "custody_agreement_no",
                   "guarantee_minimum_fen")
@@ -20,13 +19,30 @@ CHANNELS = (("wechat", "微信支付"), ("alipay", "支付宝"), ("bank_transfer
             ("unionpay", "云闪付"))
 
 
+def _account_body(form) -> dict:
+    body = {"institution_id": _form_int(form, "institution_id", "机构"), "mode": form.get("mode") or None,
+            "bank_name": form.get("bank_name", ""), "bank_code": form.get("bank_code", ""),
+            "account_no": form.get("account_no", ""), "custody_agreement_no": form.get("custody_agreement_no") or None}
+    if body["mode"] == "guarantee":
+        body["guarantee_minimum_fen"] = yuan_to_fen(form.get("guarantee_minimum"), "guarantee_minimum_fen", "保证金最低额")
+    return body
+
+
+def _charge_body(institution_id: int, form) -> dict:
+    return {"institution_id": institution_id, "contract_no": form.get("contract_no", "").strip(),
+            "fee_item_id": _form_int(form, "fee_item_id", "收费项目"), "student_name": form.get("student_name", ""),
+            "class_hours": _form_int(form, "class_hours", "课时数"), "starts_on": form.get("starts_on", ""),
+            "ends_on": form.get("ends_on", ""), "amount_fen": yuan_to_fen(form.get("amount"), "amount_fen", "收费金额"),
+            "channel": form.get("channel", "")}
+
+
 def _named(items, names):
     for item in items:
         item.setdefault("institution_name", names.get(item.get("institution_id")) or "（辖区外机构）")
     return items
 
 
-class EscrowPages:
+class EscrowPages(DeskActions):
     # -- the desk: accounts, alerts, refunds, recent contracts ---------------------------------------
 
     def _escrow_page(self, request, status=200, form=None, **context):
@@ -51,35 +67,23 @@ class EscrowPages:
 
     @page("POST", "/ui/escrow/accounts")
     def page_open_account(self, request):
-        self._page_post(request)
-        form = request.form
-        try:
-            body = {"institution_id": _form_int(form, "institution_id", "机构"), "mode": form.get("mode") or None,
-                    "bank_name": form.get("bank_name", ""), "bank_code": form.get("bank_code", ""),
-                    "account_no": form.get("account_no", ""),
-                    "custody_agreement_no": form.get("custody_agreement_no") or None}
-            if body["mode"] == "guarantee":
-                body["guarantee_minimum_fen"] = yuan_to_fen(form.get("guarantee_minimum"), "guarantee_minimum_fen",
-                                                            "保证金最低额")
-            account = self.escrow.open_account(self._signed(request), body)
-        except DomainError as exc:
-            return self._escrow_page(request, status=exc.http_status, form=form,
-                                     **refusal(exc, "account", ACCOUNT_FIELDS))
-        return redirect(f"/ui/escrow/institutions/{account['institution_id']}",
-                        f"已开设监管账户 {account['account_no']}（{account['mode_name']}）")
+        return self._act(
+            request, lambda signed, form: self.escrow.open_account(signed, _account_body(form)),
+            lambda exc, form: self._escrow_page(request, exc.http_status, form,
+                                                **refusal(exc, "account", ACCOUNT_FIELDS)),
+            lambda account: (f"/ui/escrow/institutions/{account['institution_id']}",
+                             f"已开设监管账户 {account['account_no']}（{account['mode_name']}）"))
 
     @page("POST", "/ui/escrow/refunds/<int:refund_id>/answer")
     def page_answer_refund(self, request, refund_id):
-        self._page_post(request)
-        form = request.form
-        try:
-            refund = self.escrow.answer_refund(self._signed(request), refund_id,
-                                               {"decision": form.get("decision"), "answer": form.get("answer") or None})
-        except DomainError as exc:
-            return self._escrow_page(request, status=exc.http_status, form=form,
-                                     **refusal(exc, f"refund{refund_id}", ("decision", "answer")))
-        return redirect(form.get("back") if str(form.get("back", "")).startswith("/ui/escrow") else "/ui/escrow",
-                        f"退费申请已答复：{refund['status_name']}")
+        back = request.form.get("back", "")
+        return self._act(
+            request, lambda signed, form: self.escrow.answer_refund(
+                signed, refund_id, {"decision": form.get("decision"), "answer": form.get("answer") or None}),
+            lambda exc, form: self._escrow_page(request, exc.http_status, form,
+                                                **refusal(exc, f"refund{refund_id}", ("decision", "answer"))),
+            lambda refund: (back if back.startswith("/ui/escrow") else "/ui/escrow",
+                            f"退费申请已答复：{refund['status_name']}"))
 
     # -- one institution: position, fee items, charges ------------------------------------------------
 
@@ -104,46 +108,32 @@ class EscrowPages:
 
     @page("POST", "/ui/escrow/institutions/<int:institution_id>/fee-items")
     def page_create_fee_item(self, request, institution_id):
-        self._page_post(request)
-        form = request.form
-        try:
-            item = self.escrow.create_fee_item(self._signed(request), {
+        return self._act(
+            request, lambda signed, form: self.escrow.create_fee_item(signed, {
                 "institution_id": institution_id, "name": form.get("name", ""),
                 "price_per_hour_fen": yuan_to_fen(form.get("price_per_hour"), "price_per_hour_fen", "每课时收费"),
-                "publish": form.get("publish") == "yes"})
-        except DomainError as exc:
-            return self._escrow_institution_page(request, institution_id, status=exc.http_status, form=form,
-                                                 **refusal(exc, "fee", FEE_FIELDS))
-        return redirect(f"/ui/escrow/institutions/{institution_id}", f"收费项目“{item['name']}”{item['state_name']}")
+                "publish": form.get("publish") == "yes"}),
+            lambda exc, form: self._escrow_institution_page(request, institution_id, exc.http_status, form,
+                                                            **refusal(exc, "fee", FEE_FIELDS)),
+            lambda item: (f"/ui/escrow/institutions/{institution_id}", f"收费项目“{item['name']}”{item['state_name']}"))
 
     @page("POST", "/ui/escrow/fee-items/<int:fee_item_id>/<any(publication, withdrawal):step>")
     def page_fee_item_step(self, request, fee_item_id, step):
-        self._page_post(request)
-        back = int(request.form.get("institution_id") or 0)
         call = self.escrow.publish_fee_item if step == "publication" else self.escrow.withdraw_fee_item
-        try:
-            item = call(self._signed(request), fee_item_id)
-        except DomainError as exc:
-            return self._escrow_institution_page(request, back, status=exc.http_status, error=exc.message)
-        return redirect(f"/ui/escrow/institutions/{item['institution_id']}", f"收费项目“{item['name']}”{item['state_name']}")
+        return self._act(
+            request, lambda signed, form: call(signed, fee_item_id),
+            lambda exc, form: self._escrow_institution_page(
+                request, _form_int(form, "institution_id", "机构"), exc.http_status, error=exc.message),
+            lambda item: (f"/ui/escrow/institutions/{item['institution_id']}",
+                          f"收费项目“{item['name']}”{item['state_name']}"))
 
     @page("POST", "/ui/escrow/institutions/<int:institution_id>/contracts")
     def page_sign_contract(self, request, institution_id):
-        self._page_post(request)
-        form = request.form
-        try:
-            body = {"institution_id": institution_id, "contract_no": form.get("contract_no", "").strip(),
-                    "fee_item_id": _form_int(form, "fee_item_id", "收费项目"),
-                    "student_name": form.get("student_name", ""),
-                    "class_hours": _form_int(form, "class_hours", "课时数"),
-                    "starts_on": form.get("starts_on", ""), "ends_on": form.get("ends_on", ""),
-                    "amount_fen": yuan_to_fen(form.get("amount"), "amount_fen", "收费金额"),
-                    "channel": form.get("channel", "")}
-            contract = self.escrow.sign_contract(self._signed(request), body)
-        except DomainError as exc:
-            return self._escrow_institution_page(request, institution_id, status=exc.http_status, form=form,
-                                                 **refusal(exc, "charge", CHARGE_FIELDS))
-        return redirect(f"/ui/escrow/contracts/{contract['id']}", f"已签约收费：合同 {contract['contract_no']}")
+        return self._act(
+            request, lambda signed, form: self.escrow.sign_contract(signed, _charge_body(institution_id, form)),
+            lambda exc, form: self._escrow_institution_page(request, institution_id, exc.http_status, form,
+                                                            **refusal(exc, "charge", CHARGE_FIELDS)),
+            lambda contract: (f"/ui/escrow/contracts/{contract['id']}", f"已签约收费：合同 {contract['contract_no']}"))
 
     @page("GET", "/ui/escrow/contracts/<int:contract_id>")
     def page_escrow_contract(self, request, contract_id):

@@ -8,7 +8,7 @@ from services.common.errors import DomainError, ValidationFailed
 from services.common.policy import can
 
 from .common import K, _checklist, _form_int
-from .desk_forms import institution_names, refusal
+from .desk_forms import DeskActions, institution_names, refusal
 from .web import page, redirect
 
 # who may sit on a joint team (联合执法组); the inspection service checks the same list
@@ -38,7 +38,7 @@ def _campaign_body(form) -> dict:
     return body
 
 
-class InspectionPages:
+class InspectionPages(DeskActions):
     # -- the desk: campaigns, orders, records ---------------------------------------------------------
 
     def _inspection_page(self, request, status=200, form=None, **context):
@@ -67,16 +67,15 @@ class InspectionPages:
 
     @page("POST", "/ui/inspection/campaigns")
     def page_create_campaign(self, request):
-        self._page_post(request)
-        form = request.form
-        try:
-            campaign = self.inspection.create_campaign(self._signed(request), _campaign_body(form))
-        except DomainError as exc:
-            return self._inspection_page(request, status=exc.http_status, form=form,
-                                         **refusal(exc, "campaign", CAMPAIGN_FIELDS))
-        what = f"已抽取 {len(campaign['scope_ids'])} 家" if campaign["kind"] == "random" \
-            else f"应查 {len(campaign['scope_ids'])} 家"
-        return redirect(f"/ui/inspection/campaigns/{campaign['id']}", f"检查计划“{campaign['name']}”已创建，{what}")
+        def created(campaign):
+            drawn = len(campaign["scope_ids"])
+            what = f"已抽取 {drawn} 家" if campaign["kind"] == "random" else f"应查 {drawn} 家"
+            return f"/ui/inspection/campaigns/{campaign['id']}", f"检查计划“{campaign['name']}”已创建，{what}"
+
+        return self._act(request, lambda signed, form: self.inspection.create_campaign(signed, _campaign_body(form)),
+                         lambda exc, form: self._inspection_page(request, exc.http_status, form,
+                                                                 **refusal(exc, "campaign", CAMPAIGN_FIELDS)),
+                         created)
 
     @page("GET", "/ui/inspection/campaigns/<int:campaign_id>")
     def page_campaign(self, request, campaign_id):

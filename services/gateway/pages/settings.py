@@ -4,13 +4,13 @@ the prepaid-fee caps and periods (escrow), the 一校一案 deadline (督导). E
 refusal is shown at the field it names."""
 from __future__ import annotations
 
-from services.common.errors import DomainError, ValidationFailed
+from services.common.errors import ValidationFailed
 from services.common.policy import can
 from services.common.processes import CONVERSION, VARIANTS, steps_for
 
 from .common import attempt
-from .desk_forms import refusal, yuan_to_fen
-from .web import page, redirect
+from .desk_forms import DeskActions, refusal, yuan_to_fen
+from .web import page
 
 VARIANT_NAMES = {"national": "全国通行方案（教育、民政、市场监管依次办理）", "hunan": "湖南方案（先行名称预核准）"}
 SLA_DEPARTMENTS = (("education", "教体局"), ("market_regulation", "市场监管局"), ("public_security", "公安局"),
@@ -39,7 +39,7 @@ def _vacation_rows(form) -> list[dict]:
     return rows
 
 
-class SettingsPages:
+class SettingsPages(DeskActions):
     def _settings_page(self, request, status=200, form=None, **context):
         actor, _, _ = self._page_actor(request)
         signed = self._signed(request)
@@ -64,15 +64,13 @@ class SettingsPages:
         return self._settings_page(request)
 
     def _settings_post(self, request, form_name, fields, call, done, aliases=None):
-        self._page_post(request)
-        form = request.form
-        try:
-            call(self._signed(request), form)
-        except DomainError as exc:
-            return self._settings_page(request, status=exc.http_status, form=form,
-                                       **refusal(exc, form_name, fields, aliases))
-        response = redirect("/ui/settings", done)
-        response.headers["Location"] += f"#{form_name}"  # the saved section in view, its message on top
+        def saved(_):  # back to the page with the saved section in view, its message on top
+            return "/ui/settings", done
+
+        response = self._act(request, call, lambda exc, form: self._settings_page(
+            request, exc.http_status, form, **refusal(exc, form_name, fields, aliases)), saved)
+        if response.status_code == 303:
+            response.headers["Location"] += f"#{form_name}"
         return response
 
     @page("POST", "/ui/settings/county")

@@ -8,8 +8,8 @@ from services.common.errors import DomainError, ValidationFailed
 from services.common.policy import can
 
 from .common import _form_int, attempt
-from .desk_forms import refusal
-from .web import page, redirect
+from .desk_forms import DeskActions, refusal
+from .web import page
 
 VISIT_METHODS = (("campus_patrol", "校园巡查"), ("document_review", "查阅资料"), ("questionnaire", "问卷调查"),
                  ("interview", "走访座谈"))
@@ -34,7 +34,7 @@ def _homework_items(form) -> list[dict]:
     return items
 
 
-class SupervisionPages:
+class SupervisionPages(DeskActions):
     # -- 督导室 ----------------------------------------------------------------------------------------
 
     def _supervision_page(self, request, status=200, form=None, **context):
@@ -60,14 +60,10 @@ class SupervisionPages:
         return self._supervision_page(request)
 
     def _supervision_post(self, request, form_name, fields, build, call, done):
-        self._page_post(request)
-        form = request.form
-        try:
-            result = call(self._signed(request), build(form))
-        except DomainError as exc:
-            return self._supervision_page(request, status=exc.http_status, form=form,
-                                          **refusal(exc, form_name, fields))
-        return redirect("/ui/supervision", done(result))
+        return self._act(request, lambda signed, form: call(signed, build(form)),
+                         lambda exc, form: self._supervision_page(request, exc.http_status, form,
+                                                                  **refusal(exc, form_name, fields)),
+                         lambda result: ("/ui/supervision", done(result)))
 
     @page("POST", "/ui/supervision/visits")
     def page_record_visit(self, request):
@@ -91,6 +87,7 @@ class SupervisionPages:
 
     @page("POST", "/ui/supervision/homework-checks")
     def page_check_homework(self, request):
+        """The check's result is shown on the page itself (it changes nothing but announces each class)."""
         self._page_post(request)
         form = request.form
         try:
@@ -99,8 +96,7 @@ class SupervisionPages:
                 body["school_id"] = _form_int(form, "school_id", "学校")
             check = self.inspection.check_homework(self._signed(request), body)
         except DomainError as exc:
-            return self._supervision_page(request, status=exc.http_status, form=form,
-                                          **refusal(exc, "check", ("from", "to", "school_id")))
+            return self._supervision_page(request, exc.http_status, form, **refusal(exc, "check", ("from", "to", "school_id")))
         return self._supervision_page(request, form=form, check=check)
 
     @page("POST", "/ui/supervision/after-school")
