@@ -145,6 +145,8 @@ def test_escrow_desk_account_fee_item_charge_and_refund_by_clicks(ui):
     assert "800.00元" in row.inner_text() and "剩余" in row.inner_text()
     row.locator("button:has-text('代机构登记答复')").click()
     page.wait_for_selector("text=退费申请已答复：机构同意")
+    page.locator("table.refunds tr", has_text=contract["contract_no"]).locator("button:has-text('登记已原路退回')").click()
+    page.wait_for_selector("text=已登记退费原路退回：800.00元")
     accounts = page.locator("table.accounts tr", has_text=inst["name"])
     assert "银行托管" in accounts.inner_text() and "0.00元" in accounts.inner_text()
     _shoot(page, "escrow")
@@ -202,6 +204,12 @@ def test_random_campaign_drawn_and_inspection_recorded_at_phone_width(ui):
     phone.wait_for_selector("ul.evidence li:has-text('现场照片.png')")
     assert "责令整改" in phone.inner_text("main")
     _shoot(phone, "record")
+    phone.click("a:has-text('查看整改通知')")  # the order it issued: deadline in Beijing time, then re-inspected
+    assert "责令整改" in phone.inner_text("h1") and "整改中" in phone.inner_text("main")
+    _shoot(phone, "order")
+    phone.fill("textarea[name=notes]", "已更换灭火器，疏通安全出口")
+    phone.click("button:has-text('记录复查结果')")
+    phone.wait_for_selector("text=复查结果已记录")
     coverage = education.get(f"/api/inspection/campaigns/{education.get('/api/inspection/campaigns')['items'][0]['id']}/coverage")
     assert coverage["visited"] >= 1
     phone.context.close()

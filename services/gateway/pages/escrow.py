@@ -85,6 +85,17 @@ class EscrowPages(DeskActions):
             lambda refund: (back if back.startswith("/ui/escrow") else "/ui/escrow",
                             f"退费申请已答复：{refund['status_name']}"))
 
+    @page("POST", "/ui/escrow/refunds/<int:refund_id>/payment")
+    def page_refund_paid(self, request, refund_id):
+        """The money went back by the original channel (a guarantee account's refund: the bank feed
+        marks custody refunds itself)."""
+        back = request.form.get("back", "")
+        return self._act(
+            request, lambda signed, form: self.escrow.record_refund_paid(signed, refund_id),
+            lambda exc, form: self._escrow_page(request, exc.http_status, form, error=exc.message),
+            lambda refund: (back if back.startswith("/ui/escrow") else "/ui/escrow",
+                            f"已登记退费原路退回：{refund['amount_fen'] / 100:,.2f}元"))
+
     # -- one institution: position, fee items, charges ------------------------------------------------
 
     def _escrow_institution_page(self, request, institution_id, status=200, form=None, **context):

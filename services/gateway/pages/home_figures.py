@@ -43,9 +43,10 @@ class HomeFigures:
             campaigns = attempt(self.inspection.list_campaigns, signed)
             if campaigns is not None:
                 today = date.today().isoformat()
-                running = [c for c in campaigns["items"] if c["start_date"] <= today <= c["end_date"]
-                           and (kind is K.education or any(m.get("department_kind") == kind.value for m in c["team"]))]
-                label = "进行中的检查计划" if kind is K.education else "本部门参加的检查计划"
+                running = [c for c in campaigns["items"] if c["start_date"] <= today <= c["end_date"]]
+                if kind in (K.public_security, K.urban_management, K.market_regulation):  # as joint-team members
+                    running = [c for c in running if any(m.get("department_kind") == kind.value for m in c["team"])]
+                label = {K.education: "进行中的检查计划", K.township: "本乡镇进行中的检查"}.get(kind, "本部门参加的检查计划")
                 figures.append(_figure(label, len(running), "/ui/inspection"))
         complaints = attempt(self.inspection.list_complaints, signed, {"overdue": "true"}, 1, 0)
         if complaints is not None:

@@ -140,7 +140,7 @@ class InspectionPages(DeskActions):
     def page_order(self, request, order_id, error=None, status=200):
         order = self.inspection.get_order(self._signed(request), order_id)
         return self._render(request, "order.html", status=status, title=f"{order['kind_name']} · {order['institution_name']}",
-                            order=order, error=error)
+                            order=order, error=error, checklist=_checklist())
 
     @page("POST", "/ui/inspection/orders/<int:order_id>/reinspection")
     def page_reinspection(self, request, order_id):
