@@ -121,6 +121,11 @@ def test_escrow_desk_account_fee_item_charge_and_refund_by_clicks(ui):
     page.click("#charge button:has-text('签约收费')")
     page.wait_for_selector("text=已签约收费")
     assert "3,200.00元" in page.inner_text("main") and "示范文本" in page.inner_text("main")
+    signed = education.get("/api/escrow/contracts", institution=inst["id"])["items"][0]
+    education.post(f"/api/escrow/contracts/{signed['id']}/lessons", {"lesson_no": 1, "hours": 2})  # the institution's
+    page.reload()
+    lesson = page.inner_text("main")
+    assert "第1次" in lesson and "160.00元" in lesson and "视为确认" in lesson and "剩余" in lesson
     _shoot(page, "escrow-contract")
 
     page.click(f"a:has-text('{inst['name']}')")
@@ -142,7 +147,7 @@ def test_escrow_desk_account_fee_item_charge_and_refund_by_clicks(ui):
     education.post(f"/api/escrow/contracts/{contract['id']}/refunds", {"amount_fen": 80000, "reason": "孩子转学"})
     page.click("nav >> text=资金监管")
     row = page.locator("table.refunds tr", has_text=contract["contract_no"])
-    assert "800.00元" in row.inner_text() and "剩余" in row.inner_text()
+    assert "800.00元" in row.inner_text() and "剩余" in row.inner_text()  # the answer-by time, Beijing
     row.locator("button:has-text('代机构登记答复')").click()
     page.wait_for_selector("text=退费申请已答复：机构同意")
     page.locator("table.refunds tr", has_text=contract["contract_no"]).locator("button:has-text('登记已原路退回')").click()
