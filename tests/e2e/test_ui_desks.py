@@ -58,6 +58,8 @@ def _shoot(page, name: str) -> None:
         path = SHOTS / f"desk-{name}-{'phone' if width < 700 else 'desktop'}.png"
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 5000
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        assert overflow <= width, f"{name}: 页面宽 {overflow}px，超出 {width}px 屏幕"
     page.set_viewport_size(size)
 
 
