@@ -55,6 +55,7 @@ class InspectionPages(DeskActions):
         return self._render(
             request, "inspection.html", status=status, title="检查执法", campaigns=campaigns,
             orders=self.inspection.list_orders(signed, None, 100, 0),
+            leads=self.inspection.list_leads(signed, "open")["items"],
             records=self.inspection.list_inspection_records(signed, None, None, 20, 0),
             may_create=can(actor, "inspection.create_campaign"), may_record=can(actor, "inspection.record"),
             townships=self._townships(actor), team_kinds=TEAM_KINDS, team_rows=range(TEAM_ROWS), grades=GRADES,
@@ -76,6 +77,16 @@ class InspectionPages(DeskActions):
                          lambda exc, form: self._inspection_page(request, exc.http_status, form,
                                                                  **refusal(exc, "campaign", CAMPAIGN_FIELDS)),
                          created)
+
+    @page("POST", "/ui/inspection/leads/<int:lead_id>/closure")
+    def page_close_lead(self, request, lead_id):
+        """A lead closed without an inspection: unfounded or referred, with the reason."""
+        return self._act(
+            request, lambda signed, form: self.inspection.close_lead(
+                signed, lead_id, {"resolution": form.get("resolution"), "note": form.get("note", "")}),
+            lambda exc, form: self._inspection_page(request, exc.http_status, form,
+                                                    **refusal(exc, f"lead{lead_id}", ("resolution", "note"))),
+            lambda lead: ("/ui/inspection", f"线索已办结：{lead['institution_name']}，{lead['resolution_name']}"))
 
     @page("GET", "/ui/inspection/campaigns/<int:campaign_id>")
     def page_campaign(self, request, campaign_id):
