@@ -258,6 +258,19 @@ def test_supervision_visit_and_county_settings_by_clicks(ui):
     page.fill("#homework input[name=minutes_0]", "70")
     page.click("#homework button:has-text('登记作业公示')")
     page.wait_for_selector("text=书面作业 70 分钟")
+    page.select_option("#homework-check select[name=school_id]", str(school["id"]))
+    page.click("#homework-check button:has-text('抽查')")
+    summary = page.inner_text(".check-summary")  # grade 4 may have 60 minutes a day: 70 is over
+    assert "1 所学校" in summary and "超时 1 个班" in summary
+    page.select_option("#after-school select[name=school_id]", str(school["id"]))
+    page.check("#after-school input[name=first_filing]")
+    page.fill("#after-school input[name=participating]", "420")
+    page.fill("#after-school input[name=enrolled]", "400")  # more pupils than enrolled: refused at the field
+    page.click("#after-school button:has-text('保存')")
+    assert "不能超过总数" in page.inner_text("#after-school .field-error[data-field=participating]")
+    page.fill("#after-school input[name=participating]", "360")
+    page.click("#after-school button:has-text('保存')")
+    page.wait_for_selector(f"text=已登记课后服务：{school['name']}")
     _shoot(page, "supervision")
     page.context.close()
 
