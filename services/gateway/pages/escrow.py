@@ -8,7 +8,7 @@ from services.common.policy import can
 
 from .common import _form_int
 from .desk_forms import DeskActions, institution_names, refusal, yuan_to_fen
-from .web import page
+from .web import _yuan, page
 
 ACCOUNT_FIELDS = ("institution_id", "mode", "bank_name", "bank_code", "account_no", "custody_agreement_no",
                   "guarantee_minimum_fen")
@@ -50,8 +50,8 @@ class EscrowPages(DeskActions):
         signed = self._signed(request)
         names = institution_names(self.registry, signed)
         accounts = _named(self.escrow.list_accounts(signed, None, None)["items"], names)
-        alert_filter = {k: v for k, v in {"status": request.args.get("status")}.items() if v}
-        alerts = self.escrow.list_alerts(signed, 100, 0, alert_filter)
+        status_filter = request.args.get("status")  # ?status=open from the home page's figure
+        alerts = self.escrow.list_alerts(signed, 100, 0, {"status": status_filter} if status_filter else {})
         _named(alerts["items"], names)
         refunds = _named(self.escrow.list_refunds(signed, None, None)["items"], names)
         contracts = self.escrow.list_contracts(signed, 50, 0, None, None)
@@ -94,7 +94,7 @@ class EscrowPages(DeskActions):
             request, lambda signed, form: self.escrow.record_refund_paid(signed, refund_id),
             lambda exc, form: self._escrow_page(request, exc.http_status, form, error=exc.message),
             lambda refund: (back if back.startswith("/ui/escrow") else "/ui/escrow",
-                            f"已登记退费原路退回：{refund['amount_fen'] / 100:,.2f}元"))
+                            f"已登记退费原路退回：{_yuan(refund['amount_fen'])}"))
 
     # -- one institution: position, fee items, charges ------------------------------------------------
 
