@@ -57,6 +57,12 @@ class HomeFigures:
                 figures.append(_figure("本乡镇机构", institutions["total"], "/ui/institutions"))
         if kind is K.ops:
             figures = self._ops_figures(signed) + figures
+        if kind is K.supervision_office:
+            after_school = attempt(self.inspection.after_school_report, signed, None, None)
+            if after_school is not None:
+                rate = after_school["participation_rate"]
+                figures.append(_figure("课后服务参与率", "—" if rate is None else f"{rate}%", "/ui/supervision",
+                                       note=f"一校一案逾期或未报 {after_school['flagged']} 所"))
         if kind in (K.supervision_office, K.education):
             month = date.today().strftime("%Y-%m")
             coverage = attempt(self.inspection.supervision_coverage, signed, month, None)
