@@ -157,6 +157,20 @@ def test_escrow_desk_account_fee_item_charge_and_refund_by_clicks(ui):
     accounts = page.locator("table.accounts tr", has_text=inst["name"])
     assert "银行托管" in accounts.inner_text() and "0.00元" in accounts.inner_text()
     _shoot(page, "escrow")
+    page.click("button:has-text('立即扫描预警')")
+    page.wait_for_selector("text=已扫描")
+
+    accounts.locator("a").click()  # the account changed, and closing it refused while lessons are owed
+    page.click("summary:has-text('变更或销户')")
+    page.fill("details.account-actions form[action$=changes] input[name=bank_name]", "中国农业银行枞阳县营业部")
+    page.fill("details.account-actions form[action$=changes] input[name=reason]", "开户行机构调整")
+    page.click("button:has-text('保存变更')")
+    page.wait_for_selector(f"text=监管账户 {account_no} 已变更")
+    page.click("summary:has-text('变更或销户')")
+    page.fill("details.account-actions form[action$=closure] input[name=reason]", "机构申请")
+    page.click("details.account-actions button:has-text('销户')")
+    assert "尚有未消课预收费" in page.inner_text(".flash.error")
+    assert education.get("/api/escrow/accounts", institution=inst["id"])["items"][0]["status"] == "open"
     page.context.close()
 
 
@@ -237,20 +251,35 @@ def test_supervision_visit_and_county_settings_by_clicks(ui):
     platform = ui["platform"]
     dudao = as_user(platform, "dudao")
     code = f"21340{random.randrange(10**5):05d}"
-    school = dudao.post("/api/schools", {"code": code, "name": f"白柳镇中心小学{code[-3:]}", "type": "小学",
-                                         "grades": [1, 2, 3, 4, 5, 6], "township_code": "340722113",
-                                         "zone": "白柳督学责任区"})
-    _wait(lambda: dudao.get("/api/supervision/schools")["items"],
-          lambda items: school["id"] in [s["school_id"] for s in items])
+    name, zone = f"白柳镇中心小学{code[-3:]}", f"白柳督学责任区{code[-3:]}"
     page = _new_page(ui)
     _login(ui, page, "dudao")
     page.click("nav >> text=督导")
+    page.click("summary:has-text('登记学校')")
+    page.fill("#school input[name=code]", code)
+    page.fill("#school input[name=name]", name)
+    page.select_option("#school select[name=township_code]", "340722113")
+    page.fill("#school input[name=zone]", zone)
+    page.click("#school button:has-text('登记学校')")  # no grade ticked: refused at the grades
+    assert "年级" in page.inner_text("#school .field-error[data-field=grades]")
+    for grade in range(1, 7):
+        page.check(f"#school input[name=grades][value='{grade}']")
+    page.click("#school button:has-text('登记学校')")
+    page.wait_for_selector(f"text=已登记学校：{name}")
+    school = _wait(lambda: dudao.get("/api/supervision/schools")["items"],
+                   lambda items: any(s["name"] == name for s in items))
+    school = {"id": next(s["school_id"] for s in school if s["name"] == name), "name": name}
+    page.reload()
+    page.fill("#zone input[name=name]", zone)
+    page.fill("#zone input[name=inspector_name]", "汪督学")
+    page.click("#zone button:has-text('设置责任督学')")
+    page.wait_for_selector(f"text=已设置{zone}的责任督学：汪督学")
     page.select_option("#visit select[name=school_id]", str(school["id"]))
     page.select_option("#visit select[name=method]", "campus_patrol")
     page.fill("#visit textarea[name=findings]", "作业公示齐全，课后服务按时开展")
     page.click("#visit button:has-text('保存督导记录')")
-    page.wait_for_selector(f"text=已记录督导：{school['name']}")
-    assert school["name"] in page.inner_text("table.visits")
+    page.wait_for_selector(f"text=已记录督导：{school['name']}")  # by the zone's 督学
+    assert school["name"] in page.inner_text("table.visits") and "汪督学" in page.inner_text("table.visits")
     page.select_option("#homework select[name=school_id]", str(school["id"]))
     page.fill("#homework input[name=grade]", "4")
     page.fill("#homework input[name=class_name]", "四(1)班")

@@ -146,6 +146,39 @@ class EscrowPages(DeskActions):
                                                             **refusal(exc, "charge", CHARGE_FIELDS)),
             lambda contract: (f"/ui/escrow/contracts/{contract['id']}", f"已签约收费：合同 {contract['contract_no']}"))
 
+    @page("POST", "/ui/escrow/accounts/<int:account_id>/<any(changes, closure):step>")
+    def page_account_step(self, request, account_id, step):
+        """变更 (bank, agreement, with the reason) or 销户 (refused while prepaid money is unearned)."""
+        institution_id = _form_int(request.form, "institution_id", "机构")
+
+        def call(signed, form):
+            if step == "closure":
+                body = {"reason": form.get("reason", "")}
+                if form.get("closed_on"):
+                    body["closed_on"] = form["closed_on"]
+                return self.escrow.close_account(signed, account_id, body)
+            changes = {k: form.get(k) for k in ("bank_name", "custody_agreement_no") if form.get(k)}
+            return self.escrow.change_account(signed, account_id, {**changes, "reason": form.get("reason", "")})
+
+        return self._act(
+            request, call,
+            lambda exc, form: self._escrow_institution_page(
+                request, institution_id, exc.http_status, form,
+                **refusal(exc, f"{'close' if step == 'closure' else 'change'}{account_id}",
+                          ("bank_name", "custody_agreement_no", "reason", "closed_on"))),
+            lambda account: (f"/ui/escrow/institutions/{institution_id}",
+                             f"监管账户 {account['account_no']} 已{'销户' if step == 'closure' else '变更'}"))
+
+    @page("POST", "/ui/escrow/alerts/scan")
+    def page_scan_alerts(self, request):
+        """Run the daily time-based rules now (no receipt, lessons stopped, balance short)."""
+        actor, _, _ = self._page_actor(request)
+        return self._act(
+            request, lambda signed, form: self.escrow.scan_alerts(signed, actor.division_code),
+            lambda exc, form: self._escrow_page(request, exc.http_status, form, error=exc.message),
+            lambda result: ("/ui/escrow", f"已扫描 {result['institutions_checked']} 家机构：新增预警 "
+                                          f"{len(result['raised'])} 条，解除 {len(result['closed'])} 条"))
+
     @page("GET", "/ui/escrow/contracts/<int:contract_id>")
     def page_escrow_contract(self, request, contract_id):
         signed = self._signed(request)

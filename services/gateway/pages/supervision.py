@@ -49,6 +49,8 @@ class SupervisionPages(DeskActions):
         return self._render(
             request, "supervision.html", status=status, title="督导", month=month, months=months, today=today,
             schools=attempt(self.inspection.list_supervised_schools, signed, None),
+            zones=attempt(self.inspection.list_supervision_zones, signed),
+            townships=self._townships(actor), may_register=can(actor, "registry.register_school"),
             coverage=attempt(self.inspection.supervision_coverage, signed, month, None),
             visits=attempt(self.inspection.list_school_visits, signed, month, None),
             after_school=attempt(self.inspection.after_school_report, signed, None, None),
@@ -64,6 +66,23 @@ class SupervisionPages(DeskActions):
                          lambda exc, form: self._supervision_page(request, exc.http_status, form,
                                                                   **refusal(exc, form_name, fields)),
                          lambda result: ("/ui/supervision", done(result)))
+
+    @page("POST", "/ui/supervision/zones")
+    def page_set_zone(self, request):
+        return self._supervision_post(
+            request, "zone", ("name", "inspector_name"),
+            lambda f: {"name": (f.get("name") or "").strip(), "inspector_name": (f.get("inspector_name") or "").strip()},
+            self.inspection.set_supervision_zone, lambda z: f"已设置{z['name']}的责任督学：{z['inspector_name']}")
+
+    @page("POST", "/ui/supervision/schools")
+    def page_register_school(self, request):
+        """A school on the registry's roster; the supervision list picks it up from the registry's event."""
+        return self._supervision_post(
+            request, "school", ("code", "name", "type", "grades", "township_code", "zone"),
+            lambda f: {"code": (f.get("code") or "").strip(), "name": (f.get("name") or "").strip(),
+                       "type": f.get("type", ""), "grades": [int(g) for g in f.getlist("grades") if g.isdigit()],
+                       "township_code": f.get("township_code", ""), "zone": (f.get("zone") or "").strip()},
+            self.registry.register_school, lambda school: f"已登记学校：{school['name']}（督导名单稍后更新）")
 
     @page("POST", "/ui/supervision/visits")
     def page_record_visit(self, request):
