@@ -212,6 +212,7 @@ def test_random_campaign_drawn_and_inspection_recorded_at_phone_width(ui):
     target = registered[0]
     phone.locator("table.scope tr", has_text=target["name"]).locator("a:has-text('去检查')").click()
     assert phone.locator("select[name=institution_id]").input_value() == str(target["id"])
+    assert phone.locator("input[name=team][value='public_security|刘警官']").is_checked()  # the joint team goes along
     phone.check("input[name=item_fire_safety][value=fail]")
     phone.select_option("select[name=outcome]", "rectify")
     phone.click("button:has-text('保存检查记录')")  # a failed item needs its note: refused at that item
@@ -223,7 +224,7 @@ def test_random_campaign_drawn_and_inspection_recorded_at_phone_width(ui):
     phone.set_input_files("input[name=photo]", files=[{"name": "现场照片.png", "mimeType": "image/png", "buffer": PHOTO}])
     phone.click("button:has-text('上传')")
     phone.wait_for_selector("ul.evidence li:has-text('现场照片.png')")
-    assert "责令整改" in phone.inner_text("main")
+    assert "责令整改" in phone.inner_text("main") and "王科长、刘警官" in phone.inner_text("main")
     _shoot(phone, "record")
     phone.click("a:has-text('查看整改通知')")  # the order it issued: deadline in Beijing time, then re-inspected
     assert "责令整改" in phone.inner_text("h1") and "整改中" in phone.inner_text("main")

@@ -38,6 +38,15 @@ def _campaign_body(form) -> dict:
     return body
 
 
+def _team_members(form) -> list[dict]:
+    """The joint team members ticked on the checklist (`<department kind>|<name>`)."""
+    members = []
+    for value in form.getlist("team"):
+        kind, _, name = value.partition("|")
+        members.append({"department_kind": kind, "name": name})
+    return members
+
+
 class InspectionPages(DeskActions):
     # -- the desk: campaigns, orders, records ---------------------------------------------------------
 
@@ -107,13 +116,18 @@ class InspectionPages(DeskActions):
 
     @page("GET", "/ui/inspection/checklist")
     def page_checklist(self, request, error=None, status=200, form=None, errors=None):
-        self._page_actor(request)
-        institutions = self.registry.list_institutions(self._signed(request), 500, 0, {})
+        actor, _, _ = self._page_actor(request)
+        signed = self._signed(request)
+        institutions = self.registry.list_institutions(signed, 500, 0, {})
+        campaign_id = request.args.get("campaign") or (form or {}).get("campaign_id", "")
+        campaign = self.inspection.get_campaign(signed, int(campaign_id)) if str(campaign_id).isdigit() else None
+        team = [m for m in (campaign or {}).get("team", [])  # the joint team goes along; the user is always on it
+                if (m["department_kind"], m["name"]) != (actor.department_kind.value, actor.display_name)]
+        defaults = {"institution_id": request.args.get("institution", ""), "mode": (campaign or {}).get("mode", "open")}
         return self._render(request, "checklist.html", status=status, title="现场检查记录",
                             checklist=_checklist(), institutions=institutions.get("items", []),
-                            campaign_id=request.args.get("campaign") or (form or {}).get("campaign_id", ""),
-                            error=error, form=form or {"institution_id": request.args.get("institution", "")},
-                            errors=errors or {})
+                            campaign_id=campaign_id, campaign=campaign, team=team, team_names=dict(TEAM_KINDS),
+                            error=error, form=form or defaults, errors=errors or {})
 
     @page("POST", "/ui/inspection/records")
     def page_checklist_post(self, request):
@@ -126,7 +140,8 @@ class InspectionPages(DeskActions):
             if outcome["kind"] in ("rectify", "suspend"):
                 outcome["deadline_workdays"] = _form_int(form, "deadline_workdays", "整改时限")
             body = {"institution_id": _form_int(form, "institution_id", "机构"), "mode": form.get("mode") or "open",
-                    "inspectors": [{"department_kind": actor.department_kind.value, "name": actor.display_name}],
+                    "inspectors": [{"department_kind": actor.department_kind.value, "name": actor.display_name},
+                                   *_team_members(form)],
                     "checklist": checklist, "outcome": outcome, "notes": form.get("notes") or None}
             if form.get("campaign_id"):
                 body["campaign_id"] = _form_int(form, "campaign_id", "检查计划")
