@@ -3,13 +3,11 @@ yuan, and the names the pages show instead of ids."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from services.common.errors import DomainError, ValidationFailed
-from services.common.workdays import SHANGHAI
 
-from .web import env, redirect
+from .web import redirect
 
 _YUAN = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 
@@ -56,33 +54,6 @@ def institution_names(registry, signed: str) -> dict[int, str]:
         if len(items) < 500:
             return names
         offset += 500
-
-
-def _seconds_until(value) -> float | None:
-    """An ISO deadline → seconds from now (negative when past), for the `time_left` filter."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=SHANGHAI)
-    return (moment - datetime.now(timezone.utc)).total_seconds()
-
-
-env.filters["seconds_until"] = _seconds_until
-
-# what an escrow alert's evidence says, in the officials' words (the rest of it stays in the API)
-EVIDENCE_LABELS = {
-    "contract_no": "合同编号", "class_hours": "课时", "max_class_hours": "课时上限", "starts_on": "开始日期",
-    "ends_on": "结束日期", "max_months": "最长月数", "amount_fen": "金额", "charge_cap_fen": "单次收费上限",
-    "excess_fen": "超出金额", "unearned_fen": "未消课预收费", "delivered_fen": "已上课金额",
-    "confirmed_fen": "已确认金额", "releases_fen": "已划拨", "days_without_receipt": "未入账天数",
-    "grace_days": "宽限天数", "idle_days": "停课天数", "idle_since": "停课起始", "last_delivered_on": "最后上课日期",
-    "stop_days": "预警天数", "signed_at": "签约时间", "summary": "摘要", "reason": "原因",
-}
-env.globals["evidence_labels"] = EVIDENCE_LABELS
 
 
 class DeskActions:

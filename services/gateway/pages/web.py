@@ -53,6 +53,19 @@ def _time_left(seconds) -> str:
     return f"已超期{text}" if late else f"剩余{text}"
 
 
+def _seconds_until(value) -> float | None:
+    """An ISO deadline → seconds from now (negative when past), for `time_left`."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=SHANGHAI)
+    return (moment - datetime.now(timezone.utc)).total_seconds()
+
+
 def _yuan(fen) -> str:
     if not isinstance(fen, (int, float)) or isinstance(fen, bool):
         return "—"
@@ -64,6 +77,7 @@ env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_aut
 env.filters["local"] = _local
 env.filters["time_left"] = _time_left
 env.filters["yuan"] = _yuan
+env.filters["seconds_until"] = _seconds_until
 env.filters["urlencode_args"] = lambda args, offset: urlencode(
     [(k, v) for k, v in args.items(multi=True) if k != "offset"] + [("offset", max(0, offset))])
 env.globals["DEPARTMENT_NAMES"] = {k.value: v for k, v in DEPARTMENT_NAMES.items()}
