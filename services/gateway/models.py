@@ -18,6 +18,8 @@ class Division(Base):
     """行政区划."""
 
     __tablename__ = "divisions"
+    # a ledger names a township by name: two children of one county with one name would be ambiguous
+    __table_args__ = (UniqueConstraint("parent_code", "name", name="uq_division_parent_name"),)
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     name: Mapped[str] = mapped_column(String(50))

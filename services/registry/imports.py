@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
 
@@ -25,6 +26,7 @@ from services.common.divisions import is_within, scope_prefix
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import make_event
 from services.common.identity import Actor
+from services.common.ledger_format import read_header_row
 from services.common.policy import authorize
 from services.common.workdays import today_shanghai
 
@@ -47,8 +49,9 @@ IN_CHUNK = 1000
 _BATCH_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _rejected(batch_id: str | None, file_name: str, errors: list[ledger.LedgerError], rows: int = 0) -> dict:
-    bad_rows = len({e.row for e in errors if e.row > 1})
+def _rejected(batch_id: str | None, file_name: str, errors: list[ledger.LedgerError], rows: int = 0,
+              header_row: int | None = None) -> dict:
+    bad_rows = len({e.row for e in errors if e.row != header_row})
     if bad_rows:
         message = f"台账有 {bad_rows} 行共 {len(errors)} 处错误，未导入任何记录"
     else:
@@ -77,9 +80,12 @@ def create_import(session: Session, actor: Actor, data: object) -> dict:
     headers = data.get("headers")
     if not isinstance(headers, list) or not all(h is None or isinstance(h, str) for h in headers):
         raise ValidationFailed("表头应为文本列表", field="headers")
-    errors = ledger.check_headers(headers)
-    if errors:
-        return _rejected(None, file_name, errors)
+    header_row = data.get("header_row", 1)  # title rows above the header keep the file's row numbers
+    if isinstance(header_row, bool) or not isinstance(header_row, int) or not 1 <= header_row <= 1000:
+        raise ValidationFailed("表头行号应为正整数", field="header_row")
+    header = read_header_row(headers, header_row)
+    if header.errors:
+        return _rejected(None, file_name, header.errors, header_row=header_row) | {"ignored_columns": header.ignored}
     now = datetime.now(timezone.utc)
     # abandoned uploads (never committed) are cleared after a day
     stale = select(ImportBatch.id).where(ImportBatch.state == "open", ImportBatch.created_at < now - STALE_AFTER)
@@ -94,7 +100,7 @@ def create_import(session: Session, actor: Actor, data: object) -> dict:
     )
     session.add(batch)
     session.commit()
-    return _batch_view(batch)
+    return _batch_view(batch) | {"ignored_columns": header.ignored}
 
 
 def _batch(session: Session, actor: Actor, batch_id: object, lock: bool = False) -> ImportBatch:
@@ -127,7 +133,7 @@ def add_import_rows(session: Session, actor: Actor, batch_id: str, rows: object)
             raise ValidationFailed("每行应为 {row, cells}", field="rows")
         number, cells = item.get("row"), item.get("cells")
         if isinstance(number, bool) or not isinstance(number, int) or not 2 <= number <= 10**7:
-            raise ValidationFailed("行号应为不小于2的整数（第1行为表头）", field="rows.row")
+            raise ValidationFailed("行号应为不小于2的整数（表头至少在第1行）", field="rows.row")
         if not isinstance(cells, dict) or len(cells) > 100:
             raise ValidationFailed(f"第{number}行的 cells 应为 {{表头: 值}} 对象", field="rows.cells", row=number)
         for key, value in cells.items():
@@ -192,19 +198,24 @@ def _stored(session: Session, usccs: list[str]) -> dict[str, tuple[int, ledger.S
     }
 
 
-def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: str, townships: object) -> dict:
-    """Validate every staged row; store all of them in one transaction, or none and say why."""
-    batch = _batch(session, actor, batch_id, lock=True)
-    if batch.state != "open":
-        return batch.result  # a repeated commit answers what the first one did
-    directory = _township_directory(townships)
-    started = time.monotonic()
-    now = datetime.now(timezone.utc)
-    today = today_shanghai(now)
-    staged = session.execute(
+@dataclass
+class Checked:
+    """A batch's rows validated against what is stored: the plans, or every error."""
+
+    data_rows: int
+    plans: list[tuple[ledger.LedgerRecord, ledger.RowPlan]]
+    stored: dict[str, tuple[int, ledger.Stored]]
+    errors: list[ledger.LedgerError]
+    staged: list[tuple[int, dict]]
+
+
+def check_batch(session: Session, actor: Actor, batch: ImportBatch, directory: ledger.TownshipDirectory,
+                today) -> Checked:
+    """Every staged row parsed and compared with the registry (stored rows locked until the transaction ends)."""
+    staged = [(n, c) for n, c in session.execute(
         select(ImportRow.row_no, ImportRow.cells).where(ImportRow.batch_id == batch.id).order_by(ImportRow.row_no)
-    ).all()
-    records, errors = ledger.parse_rows([(n, c) for n, c in staged], directory, today)
+    ).all()]
+    records, errors = ledger.parse_rows(staged, directory, today)
     for record in records:
         if not is_within(record.draft.division_code, actor.division_code):
             errors.append(ledger.LedgerError(record.row, "乡镇", "该乡镇不在您所属行政区划范围内"))
@@ -220,10 +231,24 @@ def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: 
         errors.extend(row_errors)
         if plan is not None:
             plans.append((record, plan))
+    errors.sort(key=lambda e: (e.row, list(ledger.HEADERS).index(e.column) if e.column in ledger.HEADERS else 99))
     data_rows = sum(1 for _, cells in staged if not ledger.is_blank(cells))
-    if errors:
-        errors.sort(key=lambda e: (e.row, list(ledger.HEADERS).index(e.column) if e.column in ledger.HEADERS else 99))
-        result = _rejected(batch.id, batch.file_name, errors, data_rows)
+    return Checked(data_rows, plans, stored, errors, staged)
+
+
+def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: str, townships: object) -> dict:
+    """Validate every staged row; store all of them in one transaction, or none and say why."""
+    batch = _batch(session, actor, batch_id, lock=True)
+    if batch.state != "open":
+        return batch.result  # a repeated commit answers what the first one did
+    directory = _township_directory(townships)
+    started = time.monotonic()
+    now = datetime.now(timezone.utc)
+    today = today_shanghai(now)
+    checked = check_batch(session, actor, batch, directory, today)
+    plans, stored, data_rows = checked.plans, checked.stored, checked.data_rows
+    if checked.errors:
+        result = _rejected(batch.id, batch.file_name, checked.errors, data_rows)
         return _finish(session, batch, "rejected", result, now)
 
     validated = time.monotonic()
@@ -309,27 +334,3 @@ def _publish(dispatch: Dispatch, events: list[tuple[str, dict]]) -> None:
         return
     for event_type, event in events:
         dispatch(event_type, event)
-
-
-def read_uploaded_ledger(file_name: object, content_b64: object):
-    """Parse an uploaded ledger file (base64) off the event loop; a bad file is a ValidationFailed."""
-    import base64
-    import binascii
-
-    from eventlet import tpool
-
-    from .ledger_file import LedgerFileError, read_ledger
-
-    if not isinstance(file_name, str) or not isinstance(content_b64, str):
-        raise ValidationFailed("请上传 .csv 或 .xlsx 文件", field="file")
-    try:
-        content = base64.b64decode(content_b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationFailed("文件内容编码无效", field="file") from None
-    try:
-        table = tpool.execute(read_ledger, file_name, content)  # CPU-bound: not on the service's green threads
-    except LedgerFileError as exc:
-        raise ValidationFailed(str(exc), field="file") from None
-    if not table.rows:
-        raise ValidationFailed("文件中没有数据行", field="file")
-    return table

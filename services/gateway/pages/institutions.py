@@ -56,7 +56,7 @@ class InstitutionPages:
     def page_institution(self, request, institution_id):
         return self._institution_page(request, institution_id)
 
-    # -- ledger import --------------------------------------------------------------------------------
+    # -- ledger import: upload → preview (rows, errors in place) → commit -------------------------------
 
     @page("GET", "/ui/imports")
     def page_imports(self, request):
@@ -64,6 +64,7 @@ class InstitutionPages:
 
     @page("POST", "/ui/imports")
     def page_imports_post(self, request):
+        """The file is read and checked, nothing stored: the preview shows every row before the commit."""
         actor = self._page_post(request)
         upload = request.files.get("file")
         result, error, status = None, None, 200
@@ -72,10 +73,22 @@ class InstitutionPages:
         else:
             content = upload.read()
             try:
-                result = self.registry.import_ledger_file(
+                result = self.registry.preview_ledger_file(
                     self._signed(request), upload.filename, base64.b64encode(content).decode("ascii"),
                     identity.township_directory(self.db, actor))
                 status = 422 if result.get("state") == "rejected" else 200
             except DomainError as exc:
                 error, status = exc.message, exc.http_status
+        return self._render(request, "imports.html", status=status, title="台账导入", result=result, error=error)
+
+    @page("POST", "/ui/imports/<string:batch_id>/commit")
+    def page_imports_commit(self, request, batch_id):
+        actor = self._page_post(request)
+        result, error, status = None, None, 200
+        try:
+            result = self.registry.commit_import(self._signed(request), batch_id,
+                                                 identity.township_directory(self.db, actor))
+            status = 422 if result.get("state") == "rejected" else 200
+        except DomainError as exc:
+            error, status = exc.message, exc.http_status
         return self._render(request, "imports.html", status=status, title="台账导入", result=result, error=error)
