@@ -56,7 +56,7 @@ class TownshipDirectory:
         return codes[0]
 
 
-_TIME = r"(?:[ T]0?0:00(?::00)?)?$"  # Excel's CSV writes a date cell as 2021/9/15 0:00
+_TIME = r"(?:[ T]?0?0:00(?::00)?)?$"  # Excel's CSV writes a date cell as 2021/9/15 0:00
 _DATE_PATTERNS = (
     re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME),
     re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})" + _TIME),

@@ -39,10 +39,9 @@ def upgrade():
             bind.execute(divisions.update().where(divisions.c.code == code).values(name=renamed))
             logging.getLogger("alembic").warning("division %s renamed %r -> %r (same name under one parent)",
                                                  code, name, renamed)
-    with op.batch_alter_table("divisions") as batch:
-        batch.create_unique_constraint("uq_division_parent_name", ["parent_code", "name"])
+    # a unique index, not a constraint: SQLite would have to rebuild the table other tables point at
+    op.create_index("uq_division_parent_name", "divisions", ["parent_code", "name"], unique=True)
 
 
 def downgrade():
-    with op.batch_alter_table("divisions") as batch:
-        batch.drop_constraint("uq_division_parent_name", type_="unique")
+    op.drop_index("uq_division_parent_name", table_name="divisions")
