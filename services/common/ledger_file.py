@@ -79,7 +79,10 @@ def _csv_grid(content: bytes) -> list[list[object]]:
     lines = text.split("\n", MAX_HEADER_SCAN)[:MAX_HEADER_SCAN]
     header = max(lines, key=header_matches_line) if lines else ""  # a title line has no delimiters
     delimiter = max((",", "\t", ";"), key=header.count)
-    return [list(record) for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    try:
+        return [list(record) for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    except csv.Error as exc:  # e.g. NUL bytes: not a text file
+        raise LedgerFileError(f"CSV 文件格式有误：{exc}") from None
 
 
 def header_matches_line(line: str) -> int:

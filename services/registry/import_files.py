@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from services.common.errors import ValidationFailed
 from services.common.identity import Actor
 from services.common.ledger_file import LedgerFileError, LedgerTable, read_ledger
-from services.common.ledger_format import HEADERS, canonical_header
+from services.common.ledger_format import HEADERS, canonical_header, check_headers
 from services.common.workdays import today_shanghai
 
 from . import imports, ledger
@@ -42,7 +42,7 @@ def read_uploaded_ledger(file_name: object, content_b64: object) -> LedgerTable:
         table = tpool.execute(read_ledger, file_name, content)  # CPU-bound: not on the service's green threads
     except LedgerFileError as exc:
         raise ValidationFailed(str(exc), field="file") from None
-    if not table.rows:
+    if not table.rows and not check_headers(table.headers, table.header_row):  # a bad header row says more
         raise ValidationFailed("文件中没有数据行", field="file")
     return table
 
