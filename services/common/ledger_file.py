@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from .ledger_format import (EXAMPLE_MARK, INDEX_HEADER, MAX_HEADER_SCAN, MIN_HEADER_MATCHES,
-                            header_matches, normalize_header, read_header_row)
+                            canonical_header, header_matches, normalize_header, read_header_row)
 from .textfiles import decode_office_text
 
 MAX_FILE_BYTES = 16 << 20
@@ -177,8 +177,8 @@ def _table(grid: list[list[object]]) -> LedgerTable:
             if any(t and i != index_column for i, t in enumerate(row)):
                 skipped.append((number, f"没有台账内容（只有未使用的列：{''.join(row)[:40]}）"))
             continue  # a pre-numbered empty row (only 序号) is a blank row
-        if header_matches(row) >= MIN_HEADER_MATCHES:
-            skipped.append((number, "重复的表头行"))
+        if canonical_header(cells.get("机构名称")) and header_matches(row) >= MIN_HEADER_MATCHES:
+            skipped.append((number, "重复的表头行"))  # a printed ledger repeats its header on each page
             continue
         for i, text in enumerate(row):
             if text and i not in header.columns and (i >= len(written) or not written[i]):

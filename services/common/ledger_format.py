@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 # header -> field of the institution record (every one is required)
@@ -64,6 +65,7 @@ def normalize_header(raw: object) -> str:
 _CANONICAL = {normalize_header(v): h for h, variants in HEADER_VARIANTS.items() for v in (h, *variants)}
 
 
+@lru_cache(maxsize=4096)  # every cell's key goes through here: a 10,000-row ledger has a few dozen headers
 def canonical_header(raw: object) -> str | None:
     """The ledger header a file's header names, or None for a column the import does not use."""
     return _CANONICAL.get(normalize_header(raw))
