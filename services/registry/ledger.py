@@ -15,7 +15,8 @@ from typing import Iterable
 
 from services.common.errors import DomainError, ValidationFailed
 from services.common.textfiles import fold
-from services.common.ledger_format import HEADERS, LedgerError, canonical_header, check_headers, normalize_header
+from services.common.ledger_format import (HEADERS, LedgerError, canonical_header,  # noqa: F401  (re-exported)
+                                           check_headers, normalize_header)
 
 from . import domain
 from .domain import HistoryEntry, InstitutionDraft, Status
