@@ -60,11 +60,11 @@ def stage_file(session: Session, actor: Actor, file_name: str, table: LedgerTabl
 
 def preview_import(session: Session, actor: Actor, batch_id: str, townships: object) -> dict:
     """What committing the batch would do, row by row, without storing anything."""
-    batch = imports._batch(session, actor, batch_id, lock=True)
+    batch = imports.load_batch(session, actor, batch_id, lock=True)
     if batch.state != "open":
         return batch.result
     now = datetime.now(timezone.utc)
-    checked = imports.check_batch(session, actor, batch, imports._township_directory(townships),
+    checked = imports.check_batch(session, actor, batch, imports.township_directory(townships),
                                   today_shanghai(now))
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     plan_of: dict[int, ledger.RowPlan] = {}
@@ -72,9 +72,9 @@ def preview_import(session: Session, actor: Actor, batch_id: str, townships: obj
         counts[{"create": "created", "update": "updated"}.get(plan.kind, "unchanged")] += 1
         plan_of[record.row] = plan
     if checked.errors:
-        result = imports._rejected(batch.id, batch.file_name, checked.errors, checked.data_rows)
+        result = imports.rejection(batch.id, batch.file_name, checked.errors, checked.data_rows)
         preview = _preview_rows(checked, plan_of)
-        imports._finish(session, batch, "rejected", result, now)  # all or nothing: this batch cannot be committed
+        imports.finish(session, batch, "rejected", result, now)  # all or nothing: this batch cannot be committed
         return result | {"preview": preview}
     session.rollback()  # nothing stored; the rows locked for the check are released
     return {

@@ -1,12 +1,14 @@
 """Ledger (台账) import use cases: stage rows in chunks, then commit all of them or none.
 
 Protocol (the CLI and the education UI use the same gateway routes):
-1. `create_import(actor, {file_name, headers})` checks the header row and opens a batch;
+1. `create_import(actor, {file_name, headers, header_row})` checks the header row (columns it does
+   not use are listed as `ignored_columns`) and opens a batch;
 2. `add_import_rows(actor, batch_id, rows)` stages rows in chunks (a repeated chunk replaces
    itself, so a retried upload is harmless);
 3. `commit_import(actor, batch_id, townships)` validates every row and either stores
    everything in one transaction or nothing, returning every error (row, column, reason).
-Idempotent by 统一社会信用代码: an identical row changes nothing and emits nothing.
+Idempotent by 统一社会信用代码: an identical row changes nothing and emits nothing. A whole file, and
+the preview of a batch before its commit, are import_files.py.
 """
 from __future__ import annotations
 
@@ -49,8 +51,9 @@ IN_CHUNK = 1000
 _BATCH_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _rejected(batch_id: str | None, file_name: str, errors: list[ledger.LedgerError], rows: int = 0,
+def rejection(batch_id: str | None, file_name: str, errors: list[ledger.LedgerError], rows: int = 0,
               header_row: int | None = None) -> dict:
+    """The answer of an import that stored nothing: every error (row, column, reason)."""
     bad_rows = len({e.row for e in errors if e.row != header_row})
     if bad_rows:
         message = f"台账有 {bad_rows} 行共 {len(errors)} 处错误，未导入任何记录"
@@ -85,7 +88,7 @@ def create_import(session: Session, actor: Actor, data: object) -> dict:
         raise ValidationFailed("表头行号应为正整数", field="header_row")
     header = read_header_row(headers, header_row)
     if header.errors:
-        return _rejected(None, file_name, header.errors, header_row=header_row) | {"ignored_columns": header.ignored}
+        return rejection(None, file_name, header.errors, header_row=header_row) | {"ignored_columns": header.ignored}
     now = datetime.now(timezone.utc)
     # abandoned uploads (never committed) are cleared after a day
     stale = select(ImportBatch.id).where(ImportBatch.state == "open", ImportBatch.created_at < now - STALE_AFTER)
@@ -103,7 +106,7 @@ def create_import(session: Session, actor: Actor, data: object) -> dict:
     return _batch_view(batch) | {"ignored_columns": header.ignored}
 
 
-def _batch(session: Session, actor: Actor, batch_id: object, lock: bool = False) -> ImportBatch:
+def load_batch(session: Session, actor: Actor, batch_id: object, lock: bool = False) -> ImportBatch:
     authorize(actor, "registry.import_ledger")
     if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id):
         raise ValidationFailed("导入批次编号无效", field="batch_id")
@@ -116,11 +119,11 @@ def _batch(session: Session, actor: Actor, batch_id: object, lock: bool = False)
 
 
 def get_import(session: Session, actor: Actor, batch_id: str) -> dict:
-    return _batch_view(_batch(session, actor, batch_id))
+    return _batch_view(load_batch(session, actor, batch_id))
 
 
 def add_import_rows(session: Session, actor: Actor, batch_id: str, rows: object) -> dict:
-    batch = _batch(session, actor, batch_id, lock=True)
+    batch = load_batch(session, actor, batch_id, lock=True)
     if batch.state != "open":
         raise Conflict("该导入批次已提交，不能再追加数据", field="batch_id")
     if not isinstance(rows, list) or not rows:
@@ -157,7 +160,7 @@ def add_import_rows(session: Session, actor: Actor, batch_id: str, rows: object)
     return {"id": batch.id, "received": len(staged), "row_count": batch.row_count}
 
 
-def _township_directory(townships: object) -> ledger.TownshipDirectory:
+def township_directory(townships: object) -> ledger.TownshipDirectory:
     if not isinstance(townships, list) or not all(
             isinstance(t, dict) and isinstance(t.get("code"), str) and isinstance(t.get("name"), str)
             for t in townships):
@@ -238,18 +241,18 @@ def check_batch(session: Session, actor: Actor, batch: ImportBatch, directory: l
 
 def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: str, townships: object) -> dict:
     """Validate every staged row; store all of them in one transaction, or none and say why."""
-    batch = _batch(session, actor, batch_id, lock=True)
+    batch = load_batch(session, actor, batch_id, lock=True)
     if batch.state != "open":
         return batch.result  # a repeated commit answers what the first one did
-    directory = _township_directory(townships)
+    directory = township_directory(townships)
     started = time.monotonic()
     now = datetime.now(timezone.utc)
     today = today_shanghai(now)
     checked = check_batch(session, actor, batch, directory, today)
     plans, stored, data_rows = checked.plans, checked.stored, checked.data_rows
     if checked.errors:
-        result = _rejected(batch.id, batch.file_name, checked.errors, data_rows)
-        return _finish(session, batch, "rejected", result, now)
+        result = rejection(batch.id, batch.file_name, checked.errors, data_rows)
+        return finish(session, batch, "rejected", result, now)
 
     validated = time.monotonic()
     who = _who(actor)
@@ -312,14 +315,14 @@ def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: 
                         "created_ids": list(ids), "updated_ids": updated_ids}, actor.division_code, now)
     stored_at = time.monotonic()
     _publish(dispatch, events)  # into the outbox: committed with the records by _finish
-    result = _finish(session, batch, "committed", result, now)
+    result = finish(session, batch, "committed", result, now)
     # where the time went (the service logs it; an official sees how long the import took)
     result["seconds"] = {"validate": round(validated - started, 2), "store": round(stored_at - validated, 2),
                          "publish": round(time.monotonic() - stored_at, 2)}
     return result
 
 
-def _finish(session: Session, batch: ImportBatch, state: str, result: dict, now: datetime) -> dict:
+def finish(session: Session, batch: ImportBatch, state: str, result: dict, now: datetime) -> dict:
     batch.state, batch.result, batch.finished_at = state, result, now
     session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
     session.commit()
