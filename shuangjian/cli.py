@@ -94,6 +94,11 @@ def cmd_division_add(args) -> int:
     return 0
 
 
+def cmd_division_rename(args) -> int:
+    print(dumps(_client(args).request("PUT", f"/api/divisions/{args.code}", {"name": args.name})))
+    return 0
+
+
 def cmd_department_add(args) -> int:
     body = {"division_code": args.division, "kind": args.kind, "name": args.name}
     print(dumps(_client(args).post("/api/departments", body)))
@@ -192,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     _add_remote_options(add)
     add.set_defaults(func=cmd_division_add)
+    rename = division.add_parser("rename", help="修改区划名称（同一上级下不能重名）")
+    rename.add_argument("code")
+    rename.add_argument("name")
+    _add_remote_options(rename)
+    rename.set_defaults(func=cmd_division_rename)
 
     department = sub.add_parser("department", help="部门").add_subparsers(dest="action", required=True)
     dadd = department.add_parser("add", help="新增部门")

@@ -85,6 +85,8 @@ ROUTES: dict[tuple[str, str], dict] = {
     ("POST", "/api/divisions"): {"summary": "新增行政区划",
                                  "body": obj(("code", "name"), code={"type": "string", "pattern": "^[0-9]{6,9}$"},
                                              name=TEXT)},
+    ("PUT", "/api/divisions/<string:code>"): {"summary": "修改区划名称（同一上级下不能重名）",
+                                              "body": obj(("name",), name=TEXT)},
     ("POST", "/api/departments"): {"summary": "新增部门",
                                    "body": obj(("division_code", "kind"), division_code=DIVISION_CODE,
                                                kind={"type": "string", "enum": DEPARTMENT_KINDS}, name=TEXT)},

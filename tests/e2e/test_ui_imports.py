@@ -53,10 +53,12 @@ def test_the_template_from_the_cli_filled_and_imported_then_the_county_file_chan
     assert "新增 0，更新 0，未变 4" in again.stdout and "表头在第3行" in again.stderr
 
 
-def test_a_second_township_with_a_name_already_used_is_refused(county):
+def test_a_township_name_already_used_is_refused_when_added_or_renamed(county):
     refused = cli(county["env"], "division", "add", "340722299", "浮山镇")
     assert refused.returncode == 2
     assert "已有名为“浮山镇”的下级区划（340722106），同一上级下的区划名称不能重复" in refused.stderr
+    renamed = cli(county["env"], "division", "rename", "340722201", "浮山 镇")
+    assert renamed.returncode == 2 and "已有名为“浮山镇”的下级区划（340722106）" in renamed.stderr
 
 
 def test_the_import_page_previews_rows_with_the_bad_cell_marked_then_commits(county, tmp_path):

@@ -129,3 +129,19 @@ def test_the_migration_renames_existing_duplicates_so_none_keeps_the_ambiguous_n
     with pytest.raises(IntegrityError), engine.begin() as db:
         db.execute(text("INSERT INTO divisions VALUES ('340722103', '浮山镇', 'township', '340722')"))
     engine.dispose()
+
+
+def test_a_division_is_renamed_but_not_to_a_sibling_s_name(session):
+    boss = admin(session)
+    identity.create_division(session, boss, {"code": "340722100", "name": "枞阳镇"})
+    identity.create_division(session, boss, {"code": "340722101", "name": "城关镇（340722101）"})
+    with pytest.raises(Conflict) as info:
+        identity.rename_division(session, boss, "340722101", {"name": "枞阳 镇"})
+    assert "已有名为“枞阳镇”的下级区划（340722100）" in info.value.message
+    assert identity.rename_division(session, boss, "340722101", {"name": "横埠镇"})["name"] == "横埠镇"
+    assert identity.rename_division(session, boss, "340722100", {"name": "枞阳镇"})["name"] == "枞阳镇"  # itself
+    with pytest.raises(Forbidden):
+        identity.rename_division(session, boss, "340722", {"name": "别名县"})
+    with pytest.raises(ValidationFailed):
+        identity.rename_division(session, boss, "340722101", {"name": " "})
+    assert {d["name"] for d in identity.township_directory(session, boss)} == {"枞阳镇", "横埠镇"}
