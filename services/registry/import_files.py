@@ -110,20 +110,22 @@ def _preview_rows(checked: imports.Checked, plan_of: dict[int, ledger.RowPlan]) 
     return {"columns": list(HEADERS), "rows": rows, "shown": len(rows), "total": len(numbers)}
 
 
+def _with_file(session: Session, actor: Actor, file_name: object, content_b64: object, then) -> dict:
+    """Read and stage the file, then `then(batch_id)`; the answer lists what the reader left out."""
+    table = read_uploaded_ledger(file_name, content_b64)
+    batch = stage_file(session, actor, file_name, table)
+    answer = then(batch["id"]) if batch["state"] == "open" else batch
+    return answer | table.notes()
+
+
 def import_file(session: Session, dispatch: Dispatch, actor: Actor, file_name: object, content_b64: object,
                 townships: object) -> dict:
     """The whole import in one call: all rows stored, or none and every error."""
-    table = read_uploaded_ledger(file_name, content_b64)
-    batch = stage_file(session, actor, file_name, table)
-    if batch["state"] != "open":
-        return batch | table.notes()
-    return imports.commit_import(session, dispatch, actor, batch["id"], townships) | table.notes()
+    return _with_file(session, actor, file_name, content_b64,
+                      lambda batch_id: imports.commit_import(session, dispatch, actor, batch_id, townships))
 
 
 def preview_file(session: Session, actor: Actor, file_name: object, content_b64: object, townships: object) -> dict:
     """Read and stage the file, then preview it: the page shows this before the official commits."""
-    table = read_uploaded_ledger(file_name, content_b64)
-    batch = stage_file(session, actor, file_name, table)
-    if batch["state"] != "open":
-        return batch | table.notes()
-    return preview_import(session, actor, batch["id"], townships) | table.notes()
+    return _with_file(session, actor, file_name, content_b64,
+                      lambda batch_id: preview_import(session, actor, batch_id, townships))

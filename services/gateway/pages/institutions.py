@@ -67,27 +67,24 @@ class InstitutionPages:
         """The file is read and checked, nothing stored: the preview shows every row before the commit."""
         actor = self._page_post(request)
         upload = request.files.get("file")
-        result, error, status = None, None, 200
         if upload is None or not upload.filename:
-            error, status = "请选择台账文件（.xlsx 或 .csv）", 400
-        else:
-            content = upload.read()
-            try:
-                result = self.registry.preview_ledger_file(
-                    self._signed(request), upload.filename, base64.b64encode(content).decode("ascii"),
-                    identity.township_directory(self.db, actor))
-                status = 422 if result.get("state") == "rejected" else 200
-            except DomainError as exc:
-                error, status = exc.message, exc.http_status
-        return self._render(request, "imports.html", status=status, title="台账导入", result=result, error=error)
+            return self._render(request, "imports.html", status=400, title="台账导入", result=None,
+                                error="请选择台账文件（.xlsx 或 .csv）")
+        content = base64.b64encode(upload.read()).decode("ascii")
+        return self._import_page(request, lambda signed, townships: self.registry.preview_ledger_file(
+            signed, upload.filename, content, townships), actor)
 
     @page("POST", "/ui/imports/<string:batch_id>/commit")
     def page_imports_commit(self, request, batch_id):
         actor = self._page_post(request)
+        return self._import_page(request, lambda signed, townships: self.registry.commit_import(
+            signed, batch_id, townships), actor)
+
+    def _import_page(self, request, call, actor):
+        """The page with the registry's answer (422 when rejected), or its refusal as the error."""
         result, error, status = None, None, 200
         try:
-            result = self.registry.commit_import(self._signed(request), batch_id,
-                                                 identity.township_directory(self.db, actor))
+            result = call(self._signed(request), identity.township_directory(self.db, actor))
             status = 422 if result.get("state") == "rejected" else 200
         except DomainError as exc:
             error, status = exc.message, exc.http_status
