@@ -1,6 +1,7 @@
 """Ledger files as tests need them: a clean one, and the same records laid out as county offices keep
 them (a merged title row, a blank row, 序号 and 备注, header variants, Excel date cells and dates
-written by hand, full-width and stray spaces, a 乡镇 merged over two rows; GBK CSV)."""
+written by hand, full-width and stray spaces, a 乡镇 merged over two rows, a sign-off line under the
+table; GBK CSV)."""
 from __future__ import annotations
 
 import csv
@@ -15,6 +16,7 @@ from shuangjian.codes import make_uscc
 TOWNSHIPS = [{"code": "340722100", "name": "枞阳镇"}, {"code": "340722106", "name": "浮山镇"},
              {"code": "340722201", "name": "金社乡"}]
 TITLE = "枞阳县校外培训机构台账（截至2021年11月10日）"
+FOOTER = "填表人：张三    审核人：李四    填表日期：2021年11月10日"
 # the county's own headers for the same columns, in the county's order, between 序号 and 备注
 COUNTY_HEADERS = ["序号", "机构名称*", "统一社会信用代码（18位）", "办学许可证编号", "发证日期", "机构类别", "法人性质",
                   "所属乡镇", "办学地址", "机构状态", "状态日期", "是否在全国平台注册", "备注"]
@@ -97,6 +99,8 @@ def county_xlsx(records: list[dict]) -> bytes:
     if len(records) > 1 and records[0]["乡镇"] == records[1]["乡镇"]:
         sheet.cell(5, township).value = None  # what Excel keeps under a merged cell
         sheet.merge_cells(start_row=4, start_column=township, end_row=5, end_column=township)
+    sheet.append([FOOTER])  # merged under the table, as the title is above it
+    sheet.merge_cells(start_row=sheet.max_row, start_column=1, end_row=sheet.max_row, end_column=len(COUNTY_HEADERS))
     return _save(workbook)
 
 
@@ -109,4 +113,5 @@ def county_csv_gbk(records: list[dict]) -> bytes:
     writer.writerow(COUNTY_HEADERS)
     for n, r in enumerate(records, start=1):
         writer.writerow(_county_cells(n, r, excel_dates=False))
+    writer.writerow(["", "填表人：张三", "", "", "", "", "", "", "审核人：李四"] + [""] * (len(COUNTY_HEADERS) - 9))
     return out.getvalue().encode("gbk")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from .ledger_format import (EXAMPLE_MARK, INDEX_HEADER, MAX_HEADER_SCAN, MIN_HEADER_MATCHES,
-                            canonical_header, header_matches, normalize_header, read_header_row)
+                            canonical_header, header_matches, is_footer, normalize_header, read_header_row)
 from .textfiles import decode_office_text
 
 MAX_FILE_BYTES = 16 << 20
@@ -174,9 +174,14 @@ def _table(grid: list[list[object]]) -> LedgerTable:
             continue
         cells = {h: (row[i] if i < len(row) else "") for i, h in header.columns.items()}
         if not any(cells.values()):
-            if any(t and i != index_column for i, t in enumerate(row)):
-                skipped.append((number, f"没有台账内容（只有未使用的列：{''.join(row)[:40]}）"))
-            continue  # a pre-numbered empty row (only 序号) is a blank row
+            other = [t for i, t in enumerate(row) if t and not (i == index_column and t.isdigit())]
+            if other:  # a pre-numbered empty row (only a 序号 number) is a blank row
+                skipped.append((number, _not_read(other, "没有台账内容（只有未使用的列：{}）")))
+            continue
+        filled = [t for t in cells.values() if t]
+        if len(filled) <= 2 and is_footer(filled[0]):  # 填表人：… 审核人：… under the table
+            skipped.append((number, _not_read(filled, "")))
+            continue
         if canonical_header(cells.get("机构名称")) and header_matches(row) >= MIN_HEADER_MATCHES:
             skipped.append((number, "重复的表头行"))  # a printed ledger repeats its header on each page
             continue
@@ -187,3 +192,8 @@ def _table(grid: list[list[object]]) -> LedgerTable:
                     ignored.append(name)
         rows.append((number, cells))
     return LedgerTable(written, rows, at + 1, ignored, skipped)
+
+
+def _not_read(texts: list[str], otherwise: str) -> str:
+    text = " ".join(texts)[:40]
+    return f"表尾“{text}”" if is_footer(texts[0]) or not otherwise else otherwise.format(text)

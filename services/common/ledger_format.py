@@ -44,6 +44,9 @@ HEADER_VARIANTS: dict[str, tuple[str, ...]] = {
 }
 INDEX_HEADER = "序号"
 EXAMPLE_MARK = "示例"  # a row whose 序号 says 示例 is the template's example: skipped
+# a row under the table holding only sign-off lines (填表人：张三  审核人：李四) is skipped, not an error
+FOOTER_WORDS = ("填表人", "填报人", "制表人", "审核人", "审核", "负责人", "联系人", "联系电话", "填表日期", "填报日期",
+                "填报单位", "单位盖章", "合计", "总计", "说明", "注")
 MAX_HEADER_SCAN = 20  # title and blank rows above the header: at most this many
 MIN_HEADER_MATCHES = 3  # a row naming this many headers is the header row
 
@@ -123,3 +126,11 @@ def check_headers(headers: Iterable[object], row: int = 1) -> list[LedgerError]:
 
 def header_matches(cells: Iterable[object]) -> int:
     return len({h for h in map(canonical_header, cells) if h})
+
+
+_FOOTER = re.compile(rf"^(?:{'|'.join(FOOTER_WORDS)})[(:（：]")
+
+
+def is_footer(text: str) -> bool:
+    """`填表人：张三`, `注：本表截至…`, `合计：26家` — a sign-off or note line, not a record."""
+    return bool(_FOOTER.match(re.sub(r"\s+", "", text)))

@@ -33,7 +33,8 @@ def test_a_county_ledger_gives_the_same_records_as_the_clean_file(name, build):
     assert county == clean
     assert clean[3][0].address == "金社乡 Sunny 大厦 2 楼" and clean[0][0].name == "枞阳县台账培训学校1"
     assert table.header_row == 3 and [n for n, _ in table.rows] == [4, 5, 6, 7]  # the file's own row numbers
-    assert table.skipped == [(1, f"表头之上的标题行“{samples.TITLE}”"), (2, "表头之上的空行")]
+    assert table.skipped[:2] == [(1, f"表头之上的标题行“{samples.TITLE}”"), (2, "表头之上的空行")]
+    assert table.skipped[2][0] == 8 and "填表人：张三" in table.skipped[2][1]  # the sign-off line under the table
     assert table.ignored == ["序号", "备注"]
 
 
@@ -107,6 +108,14 @@ def test_spaces_between_chinese_characters_go_and_other_runs_become_one():
     assert ledger.tidy("　阳光 培训　学校 ") == "阳光培训学校"
     assert ledger.tidy("ABC  English\u00a0School（枞阳）") == "ABC English School（枞阳）"
     assert ledger.compact(" 9134 0722\u3000MA2N ") == "91340722MA2N"
+
+
+@pytest.mark.parametrize("text,footer", [("填表人：张三", True), ("注：本表截至11月10日", True), ("审核人:李四", True),
+                                         ("合计：26家", True), ("注册地址", False), ("合计", False)])
+def test_sign_off_lines_under_the_table_are_told_from_records(text, footer):
+    from services.common.ledger_format import is_footer
+
+    assert is_footer(text) is footer
 
 
 def test_a_township_name_with_a_stray_space_still_resolves():
