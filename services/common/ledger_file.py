@@ -176,11 +176,11 @@ def _table(grid: list[list[object]]) -> LedgerTable:
         if not any(cells.values()):
             other = [t for i, t in enumerate(row) if t and not (i == index_column and t.isdigit())]
             if other:  # a pre-numbered empty row (only a 序号 number) is a blank row
-                skipped.append((number, _not_read(other, "没有台账内容（只有未使用的列：{}）")))
+                skipped.append((number, _not_read(other)))
             continue
         filled = [t for t in cells.values() if t]
         if len(filled) <= 2 and is_footer(filled[0]):  # 填表人：… 审核人：… under the table
-            skipped.append((number, _not_read(filled, "")))
+            skipped.append((number, _not_read(filled)))
             continue
         if canonical_header(cells.get("机构名称")) and header_matches(row) >= MIN_HEADER_MATCHES:
             skipped.append((number, "重复的表头行"))  # a printed ledger repeats its header on each page
@@ -194,6 +194,7 @@ def _table(grid: list[list[object]]) -> LedgerTable:
     return LedgerTable(written, rows, at + 1, ignored, skipped)
 
 
-def _not_read(texts: list[str], otherwise: str) -> str:
+def _not_read(texts: list[str]) -> str:
+    """Why a row that is not a record was skipped: a sign-off line, or data only in unused columns."""
     text = " ".join(texts)[:40]
-    return f"表尾“{text}”" if is_footer(texts[0]) or not otherwise else otherwise.format(text)
+    return f"表尾“{text}”" if is_footer(texts[0]) else f"没有台账内容（只有未使用的列：{text}）"
