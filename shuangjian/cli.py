@@ -94,6 +94,11 @@ def cmd_division_add(args) -> int:
     return 0
 
 
+def cmd_division_rename(args) -> int:
+    print(dumps(_client(args).request("PUT", f"/api/divisions/{args.code}", {"name": args.name})))
+    return 0
+
+
 def cmd_department_add(args) -> int:
     body = {"division_code": args.division, "kind": args.kind, "name": args.name}
     print(dumps(_client(args).post("/api/departments", body)))
@@ -110,6 +115,12 @@ def cmd_registry_import(args) -> int:
     from .ledger_import import import_ledger
 
     return import_ledger(_client(args), args.file, progress=not args.no_progress)
+
+
+def cmd_registry_template(args) -> int:
+    from .ledger_import import template
+
+    return template(_client(args), args.output)
 
 
 def cmd_escrow_import_statement(args) -> int:
@@ -186,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     _add_remote_options(add)
     add.set_defaults(func=cmd_division_add)
+    rename = division.add_parser("rename", help="修改区划名称（同一上级下不能重名）")
+    rename.add_argument("code")
+    rename.add_argument("name")
+    _add_remote_options(rename)
+    rename.set_defaults(func=cmd_division_rename)
 
     department = sub.add_parser("department", help="部门").add_subparsers(dest="action", required=True)
     dadd = department.add_parser("add", help="新增部门")
@@ -203,13 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     registry = sub.add_parser("registry", help="机构登记库").add_subparsers(dest="action", required=True)
     rimport = registry.add_parser(
         "import", help="导入台账（.csv 或 .xlsx）：全部成功才保存；重复导入不会重复登记",
-        description="表头（任意列序）：机构名称、统一社会信用代码、办学许可证号、发证日期、类别、法人类型、"
-                    "乡镇、地址、状态、状态日期、全国平台注册。退出码：0 成功，1 台账有错（未保存任何记录），2 其他错误。",
+        description="表头（任意列序，表头之上的标题行和序号、备注等列不影响导入）：机构名称、统一社会信用代码、"
+                    "办学许可证号、发证日期、类别、法人类型、乡镇、地址、状态、状态日期、全国平台注册。"
+                    "模板：shuangjian registry template。退出码：0 成功，1 台账有错（未保存任何记录），2 其他错误。",
     )
     rimport.add_argument("file", help="台账文件 .csv（UTF-8 或 GBK）或 .xlsx")
     rimport.add_argument("--no-progress", action="store_true", help="不显示进度条")
     _add_remote_options(rimport)
     rimport.set_defaults(func=cmd_registry_import)
+    rtemplate = registry.add_parser("template", help="下载台账模板（.xlsx，含下拉列表和本县乡镇）")
+    rtemplate.add_argument("-o", "--output", help="保存为（默认 台账模板.xlsx）")
+    _add_remote_options(rtemplate)
+    rtemplate.set_defaults(func=cmd_registry_template)
 
     escrow = sub.add_parser("escrow", help="预收费资金监管").add_subparsers(dest="action", required=True)
     statement = escrow.add_parser(

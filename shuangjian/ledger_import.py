@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from services.registry.ledger import LedgerError, check_headers
-from services.registry.ledger_file import LedgerFileError, read_ledger_path
+from services.common.ledger_file import LedgerFileError, LedgerTable, read_ledger_path
+from services.common.ledger_format import LedgerError, check_headers
 
 from .client import ApiError, Client
 
@@ -27,6 +27,25 @@ def _print_errors(summary: str, errors: list[dict], total: int, err) -> None:
         print(f"  ……另有 {total - len(errors)} 处错误未列出", file=err)
 
 
+def _print_notes(name: str, table: LedgerTable, err) -> None:
+    """What the reader left out: title rows, the template's example, columns such as 序号 and 备注."""
+    if table.header_row > 1 or table.skipped:
+        print(f"{name}：表头在第{table.header_row}行", file=err)
+    for number, why in table.skipped:
+        print(f"  跳过第{number}行：{why}", file=err)
+    if table.ignored:
+        print(f"  不导入的列：{'、'.join(table.ignored)}", file=err)
+
+
+def template(client: Client, output: str | None, out=None) -> int:
+    """`shuangjian registry template [-o FILE]`: the ledger template with the county's townships."""
+    content, name = client.download("/api/registry/template")
+    path = Path(output or name or "台账模板.xlsx")
+    path.write_bytes(content)
+    print(f"已保存台账模板：{path}", file=out or sys.stdout)
+    return 0
+
+
 def import_ledger(client: Client, path: str, chunk_rows: int = CHUNK_ROWS, progress: bool = True,
                   out=None, err=None) -> int:
     from tqdm import tqdm
@@ -39,7 +58,8 @@ def import_ledger(client: Client, path: str, chunk_rows: int = CHUNK_ROWS, progr
     except LedgerFileError as exc:
         print(f"错误：{exc}", file=err)
         return 1
-    header_errors = check_headers(table.headers)
+    _print_notes(name, table, err)
+    header_errors = check_headers(table.headers, table.header_row)
     if header_errors:
         _print_errors(f"{name}：表头有 {len(header_errors)} 处错误，未导入任何记录：",
                       [e.as_dict() for e in header_errors], len(header_errors), err)
@@ -48,7 +68,8 @@ def import_ledger(client: Client, path: str, chunk_rows: int = CHUNK_ROWS, progr
         print(f"错误：{name} 中没有数据行", file=err)
         return 1
 
-    batch = client.post("/api/registry/imports", {"file_name": name, "headers": table.headers})
+    batch = client.post("/api/registry/imports", {"file_name": name, "headers": table.headers,
+                                                  "header_row": table.header_row})
     rows = [{"row": number, "cells": cells} for number, cells in table.rows]
     with tqdm(total=len(rows), unit="行", desc="上传台账", disable=None if progress else True,
               file=err, dynamic_ncols=True) as bar:

@@ -21,6 +21,7 @@ SLOW_CALLS = {
     "import_ledger_file": 300.0, "commit_import": 300.0, "add_import_rows": 120.0,
     "import_complaints_csv": 120.0, "export_report": 120.0, "scan_alerts": 120.0,
     "import_statement": 300.0, "get_chart_data": 60.0,
+    "preview_ledger_file": 300.0, "preview_import": 300.0,  # issue 15: the ledger preview
 }
 SERVICE_NAMES = {"registry": "登记", "escrow": "资金监管", "inspection": "检查执法", "reporting": "报表",
                  "workflows": "流程", "escrow_feed": "银行流水"}

@@ -13,3 +13,12 @@ def decode_office_text(content: bytes) -> str:
         return content.decode("utf-8")
     except UnicodeDecodeError:
         return content.decode("gb18030")  # a superset of GBK
+
+
+def fold(value: str) -> str:
+    """Text compared as officials mean it: full-width forms folded (２０２１ → 2021, （ → (), every space
+    (full-width, non-breaking, zero-width) dropped. Codes, dates and short names such as 枞阳 镇."""
+    import re
+    import unicodedata
+
+    return re.sub(r"[\s\u200b\ufeff]+", "", unicodedata.normalize("NFKC", value))

@@ -20,6 +20,7 @@ from services.common.identity import (
     parse_roles,
 )
 from services.common.policy import authorize
+from services.common.textfiles import fold
 
 from .models import Department, Division, User, audit_trail
 from .passwords import check_password_rule, hash_password, verify_password
@@ -154,14 +155,54 @@ def create_division(session: Session, actor: Actor, data: object) -> dict:
         raise ValidationFailed(f"上级区划 {parent} 尚未登记", field="code")
     if session.get(Division, code) is not None:
         raise Conflict(f"区划 {code} 已存在", field="code")
+    twin = _sibling_named(session, parent, name)
+    if twin is not None:
+        raise _name_taken(session, parent, twin)
     level = level_of(code)
     division = Division(code=code, name=name, level=level.value, parent_code=parent)
-    session.add(division)
-    session.flush()
-    audit_trail.append(session, actor, "identity.create_division", "division", code, None, division_view(division),
-                       code)
-    session.commit()
+    _add_unique(session, division, Conflict(f"同一上级下已有名为“{name}”的区划", field="name"),
+                lambda d: audit_trail.append(session, actor, "identity.create_division", "division", code, None,
+                                             division_view(d), code))
     return division_view(division) | {"level_name": LEVEL_NAMES[level]}
+
+
+def _sibling_named(session: Session, parent: str, name: str, other_than: str | None = None) -> Division | None:
+    """A child of `parent` with this name as a ledger reads it (枞阳 镇 and 枞阳镇 are one name)."""
+    wanted = fold(name)
+    return next((d for d in session.scalars(select(Division).where(Division.parent_code == parent))
+                 if fold(d.name) == wanted and d.code != other_than), None)
+
+
+def _name_taken(session: Session, parent: str, twin: Division) -> Conflict:
+    return Conflict(f"{division_name(session, parent) or parent}已有名为“{twin.name}”的下级区划（{twin.code}），"
+                    "同一上级下的区划名称不能重复", field="name")
+
+
+def rename_division(session: Session, actor: Actor, code: object, data: object) -> dict:
+    """A division's name corrected (e.g. after migration i15 marked a duplicate `城关镇（340722101）`)."""
+    data = _body(data)
+    authorize(actor, "identity.manage_users")
+    code = validate_code(code, field="code")
+    if not is_within(code, actor.division_code) or code == actor.division_code:
+        raise Forbidden("只能修改本级区划之下的区划", field="code")
+    division = session.get(Division, code)
+    if division is None:
+        raise NotFound(f"区划 {code} 尚未登记", field="code")
+    name = _text(data, "name", "区划名称", 50)
+    twin = _sibling_named(session, division.parent_code, name, other_than=code)
+    if twin is not None:
+        raise _name_taken(session, division.parent_code, twin)
+    before = division_view(division)
+    division.name = name
+    try:
+        session.flush()
+        audit_trail.append(session, actor, "identity.rename_division", "division", code, before,
+                           division_view(division), code)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"同一上级下已有名为“{name}”的区划", field="name") from None
+    return division_view(division)
 
 
 def _add_unique(session: Session, row, conflict: Conflict, audit=None) -> None:

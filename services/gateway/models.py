@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
@@ -18,6 +18,8 @@ class Division(Base):
     """行政区划."""
 
     __tablename__ = "divisions"
+    # a ledger names a township by name: two children of one county with one name would be ambiguous
+    __table_args__ = (Index("uq_division_parent_name", "parent_code", "name", unique=True),)
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     name: Mapped[str] = mapped_column(String(50))

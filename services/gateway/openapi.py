@@ -85,6 +85,8 @@ ROUTES: dict[tuple[str, str], dict] = {
     ("POST", "/api/divisions"): {"summary": "新增行政区划",
                                  "body": obj(("code", "name"), code={"type": "string", "pattern": "^[0-9]{6,9}$"},
                                              name=TEXT)},
+    ("PUT", "/api/divisions/<string:code>"): {"summary": "修改区划名称（同一上级下不能重名）",
+                                              "body": obj(("name",), name=TEXT)},
     ("POST", "/api/departments"): {"summary": "新增部门",
                                    "body": obj(("division_code", "kind"), division_code=DIVISION_CODE,
                                                kind={"type": "string", "enum": DEPARTMENT_KINDS}, name=TEXT)},
@@ -130,6 +132,10 @@ ROUTES: dict[tuple[str, str], dict] = {
                   q("step", TEXT, "所属步骤（默认：本部门正在办理的当前步骤）")],
         "raw_types": ATTACHMENT_TYPES + ("application/octet-stream",)},
     ("GET", "/api/cases/<int:case_id>/attachments"): {"summary": "办件的附件（含 SHA-256）"},
+    ("GET", "/api/registry/template"): {"summary": "台账模板（xlsx，含下拉列表与本县乡镇）", "files": FILE_TYPES[:1]},
+    ("POST", "/api/registry/imports/preview"): {
+        "summary": "预览台账文件（请求体即文件）：逐行列出将新增/更新/未变及错误，不保存",
+        "query": [q("name", TEXT, "文件名（.xlsx 或 .csv）")], "raw_types": FILE_TYPES + ("application/octet-stream",)},
     ("GET", "/api/cases/attachments/<int:attachment_id>"): {"summary": "下载附件", "files": ATTACHMENT_TYPES},
     ("PUT", "/api/settings/county"): {
         "summary": "县级设置（部分更新）",

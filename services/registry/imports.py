@@ -1,18 +1,21 @@
 """Ledger (台账) import use cases: stage rows in chunks, then commit all of them or none.
 
 Protocol (the CLI and the education UI use the same gateway routes):
-1. `create_import(actor, {file_name, headers})` checks the header row and opens a batch;
+1. `create_import(actor, {file_name, headers, header_row})` checks the header row (columns it does
+   not use are listed as `ignored_columns`) and opens a batch;
 2. `add_import_rows(actor, batch_id, rows)` stages rows in chunks (a repeated chunk replaces
    itself, so a retried upload is harmless);
 3. `commit_import(actor, batch_id, townships)` validates every row and either stores
    everything in one transaction or nothing, returning every error (row, column, reason).
-Idempotent by 统一社会信用代码: an identical row changes nothing and emits nothing.
+Idempotent by 统一社会信用代码: an identical row changes nothing and emits nothing. A whole file, and
+the preview of a batch before its commit, are import_files.py.
 """
 from __future__ import annotations
 
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
 
@@ -25,6 +28,7 @@ from services.common.divisions import is_within, scope_prefix
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import make_event
 from services.common.identity import Actor
+from services.common.ledger_format import read_header_row
 from services.common.policy import authorize
 from services.common.workdays import today_shanghai
 
@@ -47,8 +51,10 @@ IN_CHUNK = 1000
 _BATCH_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _rejected(batch_id: str | None, file_name: str, errors: list[ledger.LedgerError], rows: int = 0) -> dict:
-    bad_rows = len({e.row for e in errors if e.row > 1})
+def rejection(batch_id: str | None, file_name: str, errors: list[ledger.LedgerError], rows: int = 0,
+              header_row: int | None = None) -> dict:
+    """The answer of an import that stored nothing: every error (row, column, reason)."""
+    bad_rows = len({e.row for e in errors if e.row != header_row})
     if bad_rows:
         message = f"台账有 {bad_rows} 行共 {len(errors)} 处错误，未导入任何记录"
     else:
@@ -77,9 +83,12 @@ def create_import(session: Session, actor: Actor, data: object) -> dict:
     headers = data.get("headers")
     if not isinstance(headers, list) or not all(h is None or isinstance(h, str) for h in headers):
         raise ValidationFailed("表头应为文本列表", field="headers")
-    errors = ledger.check_headers(headers)
-    if errors:
-        return _rejected(None, file_name, errors)
+    header_row = data.get("header_row", 1)  # title rows above the header keep the file's row numbers
+    if isinstance(header_row, bool) or not isinstance(header_row, int) or not 1 <= header_row <= 1000:
+        raise ValidationFailed("表头行号应为正整数", field="header_row")
+    header = read_header_row(headers, header_row)
+    if header.errors:
+        return rejection(None, file_name, header.errors, header_row=header_row) | {"ignored_columns": header.ignored}
     now = datetime.now(timezone.utc)
     # abandoned uploads (never committed) are cleared after a day
     stale = select(ImportBatch.id).where(ImportBatch.state == "open", ImportBatch.created_at < now - STALE_AFTER)
@@ -94,10 +103,10 @@ def create_import(session: Session, actor: Actor, data: object) -> dict:
     )
     session.add(batch)
     session.commit()
-    return _batch_view(batch)
+    return _batch_view(batch) | {"ignored_columns": header.ignored}
 
 
-def _batch(session: Session, actor: Actor, batch_id: object, lock: bool = False) -> ImportBatch:
+def load_batch(session: Session, actor: Actor, batch_id: object, lock: bool = False) -> ImportBatch:
     authorize(actor, "registry.import_ledger")
     if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id):
         raise ValidationFailed("导入批次编号无效", field="batch_id")
@@ -110,11 +119,11 @@ def _batch(session: Session, actor: Actor, batch_id: object, lock: bool = False)
 
 
 def get_import(session: Session, actor: Actor, batch_id: str) -> dict:
-    return _batch_view(_batch(session, actor, batch_id))
+    return _batch_view(load_batch(session, actor, batch_id))
 
 
 def add_import_rows(session: Session, actor: Actor, batch_id: str, rows: object) -> dict:
-    batch = _batch(session, actor, batch_id, lock=True)
+    batch = load_batch(session, actor, batch_id, lock=True)
     if batch.state != "open":
         raise Conflict("该导入批次已提交，不能再追加数据", field="batch_id")
     if not isinstance(rows, list) or not rows:
@@ -127,7 +136,7 @@ def add_import_rows(session: Session, actor: Actor, batch_id: str, rows: object)
             raise ValidationFailed("每行应为 {row, cells}", field="rows")
         number, cells = item.get("row"), item.get("cells")
         if isinstance(number, bool) or not isinstance(number, int) or not 2 <= number <= 10**7:
-            raise ValidationFailed("行号应为不小于2的整数（第1行为表头）", field="rows.row")
+            raise ValidationFailed("行号应为不小于2的整数（表头至少在第1行）", field="rows.row")
         if not isinstance(cells, dict) or len(cells) > 100:
             raise ValidationFailed(f"第{number}行的 cells 应为 {{表头: 值}} 对象", field="rows.cells", row=number)
         for key, value in cells.items():
@@ -151,7 +160,7 @@ def add_import_rows(session: Session, actor: Actor, batch_id: str, rows: object)
     return {"id": batch.id, "received": len(staged), "row_count": batch.row_count}
 
 
-def _township_directory(townships: object) -> ledger.TownshipDirectory:
+def township_directory(townships: object) -> ledger.TownshipDirectory:
     if not isinstance(townships, list) or not all(
             isinstance(t, dict) and isinstance(t.get("code"), str) and isinstance(t.get("name"), str)
             for t in townships):
@@ -192,19 +201,24 @@ def _stored(session: Session, usccs: list[str]) -> dict[str, tuple[int, ledger.S
     }
 
 
-def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: str, townships: object) -> dict:
-    """Validate every staged row; store all of them in one transaction, or none and say why."""
-    batch = _batch(session, actor, batch_id, lock=True)
-    if batch.state != "open":
-        return batch.result  # a repeated commit answers what the first one did
-    directory = _township_directory(townships)
-    started = time.monotonic()
-    now = datetime.now(timezone.utc)
-    today = today_shanghai(now)
-    staged = session.execute(
+@dataclass
+class Checked:
+    """A batch's rows validated against what is stored: the plans, or every error."""
+
+    data_rows: int
+    plans: list[tuple[ledger.LedgerRecord, ledger.RowPlan]]
+    stored: dict[str, tuple[int, ledger.Stored]]
+    errors: list[ledger.LedgerError]
+    staged: list[tuple[int, dict]]
+
+
+def check_batch(session: Session, actor: Actor, batch: ImportBatch, directory: ledger.TownshipDirectory,
+                today) -> Checked:
+    """Every staged row parsed and compared with the registry (stored rows locked until the transaction ends)."""
+    staged = [(n, c) for n, c in session.execute(
         select(ImportRow.row_no, ImportRow.cells).where(ImportRow.batch_id == batch.id).order_by(ImportRow.row_no)
-    ).all()
-    records, errors = ledger.parse_rows([(n, c) for n, c in staged], directory, today)
+    ).all()]
+    records, errors = ledger.parse_rows(staged, directory, today)
     for record in records:
         if not is_within(record.draft.division_code, actor.division_code):
             errors.append(ledger.LedgerError(record.row, "乡镇", "该乡镇不在您所属行政区划范围内"))
@@ -220,11 +234,25 @@ def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: 
         errors.extend(row_errors)
         if plan is not None:
             plans.append((record, plan))
+    errors.sort(key=lambda e: (e.row, list(ledger.HEADERS).index(e.column) if e.column in ledger.HEADERS else 99))
     data_rows = sum(1 for _, cells in staged if not ledger.is_blank(cells))
-    if errors:
-        errors.sort(key=lambda e: (e.row, list(ledger.HEADERS).index(e.column) if e.column in ledger.HEADERS else 99))
-        result = _rejected(batch.id, batch.file_name, errors, data_rows)
-        return _finish(session, batch, "rejected", result, now)
+    return Checked(data_rows, plans, stored, errors, staged)
+
+
+def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: str, townships: object) -> dict:
+    """Validate every staged row; store all of them in one transaction, or none and say why."""
+    batch = load_batch(session, actor, batch_id, lock=True)
+    if batch.state != "open":
+        return batch.result  # a repeated commit answers what the first one did
+    directory = township_directory(townships)
+    started = time.monotonic()
+    now = datetime.now(timezone.utc)
+    today = today_shanghai(now)
+    checked = check_batch(session, actor, batch, directory, today)
+    plans, stored, data_rows = checked.plans, checked.stored, checked.data_rows
+    if checked.errors:
+        result = rejection(batch.id, batch.file_name, checked.errors, data_rows)
+        return finish(session, batch, "rejected", result, now)
 
     validated = time.monotonic()
     who = _who(actor)
@@ -287,14 +315,14 @@ def commit_import(session: Session, dispatch: Dispatch, actor: Actor, batch_id: 
                         "created_ids": list(ids), "updated_ids": updated_ids}, actor.division_code, now)
     stored_at = time.monotonic()
     _publish(dispatch, events)  # into the outbox: committed with the records by _finish
-    result = _finish(session, batch, "committed", result, now)
+    result = finish(session, batch, "committed", result, now)
     # where the time went (the service logs it; an official sees how long the import took)
     result["seconds"] = {"validate": round(validated - started, 2), "store": round(stored_at - validated, 2),
                          "publish": round(time.monotonic() - stored_at, 2)}
     return result
 
 
-def _finish(session: Session, batch: ImportBatch, state: str, result: dict, now: datetime) -> dict:
+def finish(session: Session, batch: ImportBatch, state: str, result: dict, now: datetime) -> dict:
     batch.state, batch.result, batch.finished_at = state, result, now
     session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
     session.commit()
@@ -309,27 +337,3 @@ def _publish(dispatch: Dispatch, events: list[tuple[str, dict]]) -> None:
         return
     for event_type, event in events:
         dispatch(event_type, event)
-
-
-def read_uploaded_ledger(file_name: object, content_b64: object):
-    """Parse an uploaded ledger file (base64) off the event loop; a bad file is a ValidationFailed."""
-    import base64
-    import binascii
-
-    from eventlet import tpool
-
-    from .ledger_file import LedgerFileError, read_ledger
-
-    if not isinstance(file_name, str) or not isinstance(content_b64, str):
-        raise ValidationFailed("请上传 .csv 或 .xlsx 文件", field="file")
-    try:
-        content = base64.b64decode(content_b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationFailed("文件内容编码无效", field="file") from None
-    try:
-        table = tpool.execute(read_ledger, file_name, content)  # CPU-bound: not on the service's green threads
-    except LedgerFileError as exc:
-        raise ValidationFailed(str(exc), field="file") from None
-    if not table.rows:
-        raise ValidationFailed("文件中没有数据行", field="file")
-    return table

@@ -1,9 +1,9 @@
 """The county ledger (台账) import, on plain data: headers, rows, and what each row would change.
 
-A ledger is a table with Chinese headers in any column order. Every problem is reported as
-(row, column, reason) with the file's own row numbers (the header is row 1), so an official
-can fix the file and import it again. No I/O here: the CLI or the gateway reads the file
-(ledger_file.py), handlers.py/imports.py load what is stored.
+A ledger is a table with Chinese headers in any column order (services/common/ledger_format.py
+names them and their variants). Every problem is reported as (row, column, reason) with the
+file's own row numbers, so an official can fix the file and import it again. No I/O here: the
+CLI or the registry reads the file (services/common/ledger_file.py), imports.py loads what is stored.
 """
 from __future__ import annotations
 
@@ -14,66 +14,20 @@ from datetime import date
 from typing import Iterable
 
 from services.common.errors import DomainError, ValidationFailed
+from services.common.textfiles import fold
+from services.common.ledger_format import (HEADERS, LedgerError, canonical_header,  # noqa: F401  (re-exported)
+                                           check_headers, normalize_header)
 
 from . import domain
 from .domain import HistoryEntry, InstitutionDraft, Status
 
-# header -> field of the institution record
-HEADERS: dict[str, str] = {
-    "机构名称": "name",
-    "统一社会信用代码": "uscc",
-    "办学许可证号": "licence_no",
-    "发证日期": "licence_issued_on",
-    "类别": "category",
-    "法人类型": "legal_form",
-    "乡镇": "township",
-    "地址": "address",
-    "状态": "status",
-    "状态日期": "status_on",
-    "全国平台注册": "platform_registered",
-}
 COLUMN_OF = {f: h for h, f in HEADERS.items()} | {"township_code": "乡镇"}
 YES = {"是", "已注册", "Y", "YES", "TRUE", "1"}
 NO = {"否", "未注册", "N", "NO", "FALSE", "0"}
 MAX_ROWS = 100_000
-
-
-@dataclass(frozen=True, order=True)
-class LedgerError:
-    row: int
-    column: str
-    reason: str
-
-    def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "reason": self.reason}
-
-    def __str__(self) -> str:
-        return f"第{self.row}行  {self.column or '-'}  {self.reason}"
-
-
-def normalize_header(raw: object) -> str:
-    """`全国平台注册（是/否）`, ` 乡镇 ` → the bare header: no spaces, no trailing note in brackets."""
-    header = re.sub(r"\s+", "", "" if raw is None else str(raw))
-    return re.sub(r"[（(][^（）()]*[)）]$", "", header)
-
-
-def check_headers(headers: Iterable[object]) -> list[LedgerError]:
-    """Row-1 problems: a missing required header, an unknown or repeated one, a blank one."""
-    errors: list[LedgerError] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(headers, start=1):
-        header = normalize_header(raw)
-        if not header:
-            errors.append(LedgerError(1, f"第{index}列", "表头为空"))
-        elif header not in HEADERS:
-            errors.append(LedgerError(1, header, f"未知的表头“{header}”，可用表头：{'、'.join(HEADERS)}"))
-        elif header in seen:
-            errors.append(LedgerError(1, header, f"表头“{header}”重复"))
-        seen.add(header)
-    for header in HEADERS:
-        if header not in seen:
-            errors.append(LedgerError(1, header, f"缺少必需的表头“{header}”"))
-    return errors
+# fields read as codes (every space dropped, full-width forms folded); the others are tidied text
+_COMPACT = {"uscc", "licence_issued_on", "category", "legal_form", "township", "status", "status_on",
+            "platform_registered"}
 
 
 class TownshipDirectory:
@@ -83,7 +37,7 @@ class TownshipDirectory:
         self.codes: set[str] = set()
         self.by_name: dict[str, list[str]] = defaultdict(list)
         for item in townships:
-            code, name = str(item["code"]), str(item["name"]).strip()
+            code, name = str(item["code"]), compact(str(item["name"]))
             if len(code) != 9:
                 continue
             self.codes.add(code)
@@ -95,7 +49,7 @@ class TownshipDirectory:
             if value not in self.codes:
                 raise ValueError(f"乡镇代码 {value} 不在您辖区已登记的乡镇中")
             return value
-        codes = self.by_name.get(value, [])
+        codes = self.by_name.get(compact(value), [])
         if not codes:
             raise ValueError(f"未知的乡镇“{value}”（请填写辖区内的乡镇名称或9位代码）")
         if len(codes) > 1:
@@ -103,17 +57,21 @@ class TownshipDirectory:
         return codes[0]
 
 
+_TIME = r"(?:[ T]?0?0:00(?::00)?)?$"  # Excel's CSV writes a date cell as 2021/9/15 0:00
 _DATE_PATTERNS = (
-    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$"),
-    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})" + _TIME),
     re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
+_EXCEL_EPOCH = date(1899, 12, 30)
+_EXCEL_SERIAL = re.compile(r"^\d{5}$")  # a date cell formatted as a number: days since 1899-12-30
 
 
 def parse_date_cell(value: str) -> date:
-    """Dates as officials type them: 2021-06-18, 2021/6/18, 2021.6.18, 2021年6月18日, 20210618."""
+    """Dates as officials type them: 2021-06-18, 2021/6/18, 2021.6.18, 2021年6月18日, 20210618,
+    and an Excel date cell (read as a date, or as its serial number 44365 when formatted as a number)."""
     for pattern in _DATE_PATTERNS:
         match = pattern.match(value)
         if match:
@@ -121,10 +79,27 @@ def parse_date_cell(value: str) -> date:
                 return date(*(int(g) for g in match.groups()))
             except ValueError:
                 raise ValueError(f"“{value}”不是有效日期") from None
+    if _EXCEL_SERIAL.match(value) and 20000 <= int(value) <= 80000:  # 1954 … 2119
+        return date.fromordinal(_EXCEL_EPOCH.toordinal() + int(value))
     raise ValueError(f"日期“{value}”格式不对，应为 YYYY-MM-DD（如 2021-06-18）")
 
 
-def cell_text(value: object) -> str:
+_SPACES = re.compile(r"[\s\u200b\ufeff]+")
+_CJK = r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]"
+_SPACE_IN_CJK = re.compile(rf"(?<={_CJK})\s+(?={_CJK})")
+
+
+compact = fold  # a code, date or listed value: full-width forms folded (２０２１ → 2021), every space dropped
+
+
+def tidy(value: str) -> str:
+    """A name or address: ends trimmed (full-width spaces too), spaces between Chinese characters
+    dropped (阳光　培训 → 阳光培训), other runs of spaces one space (ABC  English → ABC English)."""
+    text = _SPACES.sub(" ", value.replace("\u3000", " ")).strip()
+    return _SPACE_IN_CJK.sub("", text)
+
+
+def cell_text(value: object, column_field: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -135,7 +110,7 @@ def cell_text(value: object) -> str:
         return str(int(value))
     if not isinstance(value, str):
         raise ValueError("应为文本")
-    return value.strip()
+    return compact(value) if column_field in _COMPACT else tidy(value)
 
 
 @dataclass(frozen=True)
@@ -149,7 +124,9 @@ class LedgerRecord:
 
 
 def is_blank(cells: dict) -> bool:
-    return all(v is None or (isinstance(v, str) and not v.strip()) for v in cells.values())
+    """No value in any column the import uses."""
+    return all(v is None or (isinstance(v, str) and not v.strip())
+               for k, v in cells.items() if canonical_header(k) is not None)
 
 
 def parse_row(row: int, cells: dict, townships: TownshipDirectory, today: date
@@ -157,12 +134,12 @@ def parse_row(row: int, cells: dict, townships: TownshipDirectory, today: date
     """One ledger row → a record, or every problem in it (one per bad cell)."""
     errors: list[LedgerError] = []
     text: dict[str, str] = {}
-    for header, value in cells.items():
-        if header not in HEADERS:
-            errors.append(LedgerError(row, str(header)[:50], "未知的列"))
-            continue
+    for written, value in cells.items():
+        header = canonical_header(written)
+        if header is None:
+            continue  # a column the import does not use (序号, 备注): listed when the file is read
         try:
-            text[HEADERS[header]] = cell_text(value)
+            text[HEADERS[header]] = cell_text(value, HEADERS[header])
         except ValueError as exc:
             errors.append(LedgerError(row, header, str(exc)))
     for header, name in HEADERS.items():

@@ -14,6 +14,7 @@ from . import cases, enforcement, handlers
 from . import case_attachments  # issue 7: documents attached to cases
 from .models import OutboxRow, audit_trail
 from . import imports, records  # issue 3: records, ledger import
+from . import import_files, ledger_template  # issue 15: preview, the template
 from .dependencies import IdNumberDigest
 
 
@@ -135,22 +136,35 @@ class RegistryService(service_kit.ServiceBase):
     @rpc
     def commit_import(self, actor, batch_id, townships):
         result = imports.commit_import(self.db, self.dispatch, self.actors.verify(actor), batch_id, townships)
-        self.ctx.log.info("ledger_import_finished", batch_id=batch_id, state=result["state"],
+        self._log_import(batch_id, result)
+        return result
+
+    def _log_import(self, batch_id, result):
+        self.ctx.log.info("ledger_import_finished", batch_id=batch_id or result.get("id"), state=result["state"],
                           created=result["created"], updated=result["updated"], unchanged=result["unchanged"],
                           errors=result["error_total"], seconds=result.get("seconds"))
-        return result
 
     @rpc
     def import_ledger_file(self, actor, file_name, content_b64, townships):
         """The whole import in one call: the .csv/.xlsx file (base64), parsed here, all or nothing."""
-        signed_actor = self.actors.verify(actor)
-        table = imports.read_uploaded_ledger(file_name, content_b64)
-        batch = imports.create_import(self.db, signed_actor, {"file_name": file_name, "headers": table.headers})
-        if batch["state"] != "open":
-            return batch
-        imports.add_import_rows(self.db, signed_actor, batch["id"],
-                                [{"row": number, "cells": cells} for number, cells in table.rows])
-        return self.commit_import(actor, batch["id"], townships)
+        result = import_files.import_file(self.db, self.dispatch, self.actors.verify(actor), file_name, content_b64,
+                                          townships)
+        self._log_import(None, result)
+        return result
+
+    @rpc
+    def preview_ledger_file(self, actor, file_name, content_b64, townships):
+        """Read and stage the file and say what committing it would do, row by row (import_files.py)."""
+        return import_files.preview_file(self.db, self.actors.verify(actor), file_name, content_b64, townships)
+
+    @rpc
+    def preview_import(self, actor, batch_id, townships):
+        return import_files.preview_import(self.db, self.actors.verify(actor), batch_id, townships)
+
+    @rpc
+    def get_ledger_template(self, actor, townships):
+        """The ledger template (.xlsx, base64) with the county's townships as the 乡镇 list."""
+        return ledger_template.template_file(self.actors.verify(actor), townships)
 
     @rpc
     def get_import(self, actor, batch_id):

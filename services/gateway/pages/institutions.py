@@ -56,7 +56,7 @@ class InstitutionPages:
     def page_institution(self, request, institution_id):
         return self._institution_page(request, institution_id)
 
-    # -- ledger import --------------------------------------------------------------------------------
+    # -- ledger import: upload → preview (rows, errors in place) → commit -------------------------------
 
     @page("GET", "/ui/imports")
     def page_imports(self, request):
@@ -64,18 +64,28 @@ class InstitutionPages:
 
     @page("POST", "/ui/imports")
     def page_imports_post(self, request):
+        """The file is read and checked, nothing stored: the preview shows every row before the commit."""
         actor = self._page_post(request)
         upload = request.files.get("file")
-        result, error, status = None, None, 200
         if upload is None or not upload.filename:
-            error, status = "请选择台账文件（.xlsx 或 .csv）", 400
-        else:
-            content = upload.read()
-            try:
-                result = self.registry.import_ledger_file(
-                    self._signed(request), upload.filename, base64.b64encode(content).decode("ascii"),
-                    identity.township_directory(self.db, actor))
-                status = 422 if result.get("state") == "rejected" else 200
-            except DomainError as exc:
-                error, status = exc.message, exc.http_status
+            return self._render(request, "imports.html", status=400, title="台账导入", result=None,
+                                error="请选择台账文件（.xlsx 或 .csv）")
+        content = base64.b64encode(upload.read()).decode("ascii")
+        return self._import_page(request, lambda signed, townships: self.registry.preview_ledger_file(
+            signed, upload.filename, content, townships), actor)
+
+    @page("POST", "/ui/imports/<string:batch_id>/commit")
+    def page_imports_commit(self, request, batch_id):
+        actor = self._page_post(request)
+        return self._import_page(request, lambda signed, townships: self.registry.commit_import(
+            signed, batch_id, townships), actor)
+
+    def _import_page(self, request, call, actor):
+        """The page with the registry's answer (422 when rejected), or its refusal as the error."""
+        result, error, status = None, None, 200
+        try:
+            result = call(self._signed(request), identity.township_directory(self.db, actor))
+            status = 422 if result.get("state") == "rejected" else 200
+        except DomainError as exc:
+            error, status = exc.message, exc.http_status
         return self._render(request, "imports.html", status=status, title="台账导入", result=result, error=error)

@@ -1,6 +1,11 @@
 """Limits and small helpers the route modules share."""
 from __future__ import annotations
 
+import base64
+from urllib.parse import quote
+
+from werkzeug.wrappers import Response
+
 from ..api import query_int
 
 MAX_ATTACHMENT_BYTES = 10 << 20  # case attachments; the registry refuses more with a clear error (+1 here)
@@ -18,3 +23,12 @@ def import_answer(result: dict, created: bool = False):
 
 def int_arg(request, name: str, default: int):
     return query_int(request, name, default)  # 0…2³¹−1, else 400 naming the parameter
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def file_answer(answer: dict, mimetype: str = XLSX) -> Response:
+    """A service's {file_name, content_b64} as a download under its Chinese file name."""
+    return Response(base64.b64decode(answer["content_b64"]), mimetype=mimetype,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(answer['file_name'])}"})

@@ -13,7 +13,7 @@ from services.common.service_kit import paging
 
 from .. import identity
 from ..api import api, page_items, read_body, read_json
-from .common import MAX_ATTACHMENT_BYTES, MAX_IMPORT_BYTES, import_answer, int_arg
+from .common import MAX_ATTACHMENT_BYTES, MAX_IMPORT_BYTES, file_answer, import_answer, int_arg
 
 
 class RegistryRoutes:
@@ -155,6 +155,30 @@ class RegistryRoutes:
             base64.b64encode(content).decode("ascii"), identity.township_directory(self.db, actor),
         )
         return import_answer(result)
+
+    # issue 15: the template, and a preview of what a commit would do (row by row, errors in place)
+
+    @api("GET", "/api/registry/template")
+    def ledger_template(self, request):
+        """台账模板 (.xlsx): headers, drop-down lists (the county's townships), an example row."""
+        actor = self._actor(request)
+        return file_answer(self.registry.get_ledger_template(self.auth.signer.sign(actor),
+                                                             identity.township_directory(self.db, actor)))
+
+    @api("POST", "/api/registry/imports/preview")
+    def preview_ledger_file(self, request):
+        """The file as the body (`?name=`): read and staged, nothing stored; commit with …/<id>/commit."""
+        content = read_body(request, max_bytes=MAX_IMPORT_BYTES)
+        actor = self._actor(request)
+        return import_answer(self.registry.preview_ledger_file(
+            self.auth.signer.sign(actor), request.args.get("name") or "",
+            base64.b64encode(content).decode("ascii"), identity.township_directory(self.db, actor)))
+
+    @api("POST", "/api/registry/imports/<string:batch_id>/preview")
+    def preview_import(self, request, batch_id):
+        actor = self._actor(request)
+        return import_answer(self.registry.preview_import(self.auth.signer.sign(actor), batch_id,
+                                                          identity.township_directory(self.db, actor)))
 
     # -- other services ----------------------------------------------------------------------------
 

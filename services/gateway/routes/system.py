@@ -92,6 +92,11 @@ class SystemRoutes:
     def create_division(self, request):
         return 201, identity.create_division(self.db, self._actor(request), read_json(request))
 
+    @api("PUT", "/api/divisions/<string:code>")
+    def rename_division(self, request, code):
+        """Correct a division's name (unique among its parent's children)."""
+        return identity.rename_division(self.db, self._actor(request), code, read_json(request))
+
     @api("GET", "/api/departments")
     def list_departments(self, request):
         return page_items(request, {"items": identity.list_departments(self.db, self._actor(request))})
