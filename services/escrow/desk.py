@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common import contract_codes
 from services.common.clock import iso_utc, utc_now
 from services.common.divisions import county_of, scope_prefix, validate_code
 from services.common.errors import Conflict, NotFound, ValidationFailed
@@ -376,7 +377,7 @@ def sign_contract(session: Session, dispatch: Dispatch, actor: Actor, data: obje
         template_version=draft.template_version, fee_item_id=draft.fee_item_id, student_name=draft.student_name,
         class_hours=draft.class_hours, starts_on=draft.starts_on, ends_on=draft.ends_on, amount_fen=draft.amount_fen,
         channel=draft.channel, signed_at=utc_now(), status="active", receipt_matched_at=None,
-        access_code=parent_rules.new_code(),  # 80 random bits: a clash is as likely as a guess
+        access_code=contract_codes.new_code(),  # 80 random bits: a clash is as likely as a guess
     )
     session.add(row)
     try:
@@ -420,7 +421,7 @@ def get_contract(session: Session, actor: Actor, contract_id: int) -> dict:
         **contract_view(row),
         "institution_name": inst.name if inst else None, "fee_item_name": fee.name if fee else None,
         "price_per_hour_fen": row.amount_fen // row.class_hours,
-        "access_code": parent_rules.format_code(row.access_code) if row.access_code else None,
+        "access_code": contract_codes.format_code(row.access_code) if row.access_code else None,
         "hours_delivered": sum(x.hours for x in lessons), "delivered_fen": delivered,
         "confirmed_fen": sum(x.fee_fen for x in lessons if x.confirmation in ("confirmed", "deemed")),
         "refunded_fen": sum(r.amount_fen for r in refunds if r.status == "paid"),

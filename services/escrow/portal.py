@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import contract_codes
 from services.common.clock import utc_now
 from services.common.errors import Forbidden, NotFound, ValidationFailed
 from services.common.identity import Actor, DepartmentKind
@@ -41,7 +42,7 @@ def open_by_code(session: Session, actor: Actor) -> dict:
     """The parent's own contract, found by the code the parent presented (家长端)."""
     if actor.department_kind is not DepartmentKind.parent:
         raise Forbidden("仅供家长凭合同码查看", field="contract_code")
-    code = parent_rules.normalize_code(actor.contract_code)
+    code = contract_codes.normalize_code(actor.contract_code)
     row = session.scalar(select(Contract).where(Contract.access_code == code))
     if row is None:
         raise NotFound("合同码无效：没有找到对应的合同，请核对合同上印制的合同码", field="code")

@@ -6,7 +6,7 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-from services.escrow.parent_rules import new_code
+from services.common.contract_codes import new_code
 
 revision = "i14b_contract_codes"
 down_revision = "0003"
