@@ -13,7 +13,9 @@ from .cases import CasePages
 from .complaints import ComplaintPages
 from .escrow import EscrowPages
 from .inspection import InspectionPages
+from .institution_portal import InstitutionPortalPages
 from .institutions import InstitutionPages
+from .parent import ParentPages
 from .public import PublicPages
 from .reports import ReportPages
 from .session import PageBase
@@ -21,7 +23,8 @@ from .supervision import SupervisionPages
 
 
 class PagesMixin(PageBase, CasePages, InstitutionPages, ComplaintPages, ReportPages, InspectionPages,
-                 EscrowPages, SupervisionPages, AdminPages, PublicPages):
+                 EscrowPages, SupervisionPages, AdminPages, PublicPages,
+                 InstitutionPortalPages, ParentPages):  # issue 14: 机构端, 家长端
     """Every desk's pages, one module per desk; GatewayService inherits this."""
 
 
