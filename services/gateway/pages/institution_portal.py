@@ -155,7 +155,7 @@ class InstitutionPortalPages:
         except DomainError as exc:
             field = "price_yuan" if exc.field == "price_per_hour_fen" else exc.field
             return self.page_portal_fees(request, exc.http_status, exc.message, field, form)
-        return back_to(PORTAL + "/fees", f"收费项目“{made['name']}”已{made['state_name']}")
+        return back_to(PORTAL + "/fees", f"收费项目“{made['name']}”{made['state_name']}")
 
     @page("POST", PORTAL + "/fees/<int:fee_item_id>/<string:step>")
     def page_portal_fee_step(self, request, fee_item_id, step):

@@ -11,7 +11,7 @@ from services.common.errors import NotFound, ValidationFailed
 from services.common.identity import parent_actor
 
 from .. import institution_accounts, ratelimit
-from ..api import api, page_items, read_json
+from ..api import api, json_response, page_items, read_json
 from ..pages.common import TooManyAttempts
 
 
@@ -56,7 +56,9 @@ class PortalRoutes:
         if wait:
             seconds = ratelimit.retry_after(wait)
             self.ctx.log.warning("contract_code_rate_limited", client=client, retry_after=seconds)
-            raise TooManyAttempts(f"操作过于频繁，请{seconds}秒后再试")
+            refusal = TooManyAttempts(f"操作过于频繁，请{seconds}秒后再试")
+            refusal.retry_after = seconds
+            raise refusal
         try:
             code = normalize_code(code)
         except ValidationFailed:
@@ -72,27 +74,37 @@ class PortalRoutes:
             ratelimit.contract_code_misses.take(request.remote_addr or "unknown")
             raise
 
+    def _parent_api(self, request, code, step=None):
+        """A parent's JSON call: 429 with Retry-After when rate-limited, else `step(signed, contract)`
+        (the contract's parent view when no step)."""
+        try:
+            signed, contract = self._parent_contract(request, code)
+        except TooManyAttempts as exc:
+            return json_response({"error": exc.as_dict()}, 429, headers={"Retry-After": str(exc.retry_after)})
+        return contract if step is None else step(signed, contract)
+
     @api("GET", "/api/public/contracts/<string:code>")
     def public_contract(self, request, code):
-        """No login: the contract whose code this is (the parent's view: terms, lessons, refunds)."""
-        return self._parent_contract(request, code)[1]
+        """No login: the contract whose code this is (the parent's view: terms, lessons, refunds).
+        Rate-limited per client (429 with Retry-After)."""
+        return self._parent_api(request, code)
 
     @api("POST", "/api/public/contracts/<string:code>/lessons/<int:lesson_no>/confirmation")
     def public_confirm_lesson(self, request, code, lesson_no):
-        signed, contract = self._parent_contract(request, code)
-        return self.escrow.confirm_lesson(signed, contract["id"], lesson_no)
+        return self._parent_api(request, code, lambda signed, c: self.escrow.confirm_lesson(signed, c["id"], lesson_no))
 
     @api("POST", "/api/public/contracts/<string:code>/lessons/<int:lesson_no>/dispute")
     def public_dispute_lesson(self, request, code, lesson_no):
         """{reason}"""
-        signed, contract = self._parent_contract(request, code)
-        return self.escrow.dispute_lesson(signed, contract["id"], lesson_no, read_json(request))
+        body = read_json(request)
+        return self._parent_api(request, code,
+                                lambda signed, c: self.escrow.dispute_lesson(signed, c["id"], lesson_no, body))
 
     @api("POST", "/api/public/contracts/<string:code>/refunds")
     def public_request_refund(self, request, code):
         """{amount_fen, reason}: back by the original channel; the institution answers within the period."""
-        signed, contract = self._parent_contract(request, code)
-        return 201, self.escrow.request_refund(signed, contract["id"], read_json(request))
-
-
-
+        body = read_json(request)
+        made = self._parent_api(request, code, lambda signed, c: self.escrow.request_refund(signed, c["id"], body))
+        if not isinstance(made, dict):  # the 429
+            return made
+        return 201, made
