@@ -123,6 +123,17 @@ def test_lesson_confirmed_and_refund_answered_through_both_portals(ui):
     fee_form.locator("input[name=price_yuan]").fill("80.555")
     fee_form.locator("button").click()
     assert "最多两位小数" in inst.locator(".field-error[data-field=price_yuan]").inner_text()
+    course = inst.locator("form.course-form")
+    course.locator("input[name=name]").fill("初二数学提高班")
+    course.locator("input[name=subject]").fill("数学")
+    course.locator("input[name=course_price_yuan]").fill("2400")
+    course.locator("input[name=class_hours]").fill("30")
+    course.locator("select[name=weekday]").select_option("3")
+    course.locator("input[name=start]").fill("18:30")
+    course.locator("input[name=end]").fill("20:00")
+    course.locator("button").click()
+    _see(inst, "课程“初二数学提高班”已发布")
+    assert "周三 18:30–20:00" in inst.inner_text("main")
     _shoot(inst, "fees")
 
     # another institution's contract, asked for by its number: refused next to the search field
