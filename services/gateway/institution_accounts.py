@@ -6,7 +6,6 @@ use) and carries the institution's id; the services refuse it everything outside
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -16,12 +15,11 @@ from services.common.errors import Conflict, ValidationFailed
 from services.common.identity import DEPARTMENT_NAMES, Actor, DepartmentKind, Role
 from services.common.policy import authorize
 
-from .identity import _add_unique, _body, _text, user_view
+from .identity import _USERNAME, _add_unique, _body, _text, user_view
 from .models import Department, User, audit_trail
 from .passwords import check_password_rule, hash_password
 
 ACTION = "identity.manage_institution_accounts"
-_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,50}$")
 
 
 def _department(session: Session, division_code: str) -> Department:

@@ -13,9 +13,10 @@ from datetime import date, timedelta
 import pytest
 
 from services.common.config import project_root
-from shuangjian.client import ApiError, wait_until
+from shuangjian.client import wait_until
 from shuangjian.demo import DEMO_PASSWORD
 from tests.e2e.support import as_user
+from tests.e2e.test_prepaid import _known
 from tests.e2e.test_ui import _new_page, _register_institution, ui  # noqa: F401 - the module's browser fixture
 
 pytestmark = pytest.mark.e2e
@@ -41,16 +42,6 @@ def _shoot(page, name):
         if width == PHONE:  # no sideways scrolling on a phone
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE + 1, name
     page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def _known(client, iid) -> bool:
-    try:
-        client.get(f"/api/escrow/institutions/{iid}/eligibility")
-        return True
-    except ApiError as exc:
-        if exc.status == 404:
-            return False
-        raise
 
 
 def _institution_with_contract(education, platform, label):
