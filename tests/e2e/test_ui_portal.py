@@ -11,11 +11,13 @@ import re
 from datetime import date, timedelta
 
 import pytest
+import requests
 
 from services.common.config import project_root
 from shuangjian.client import wait_until
-from shuangjian.demo import DEMO_PASSWORD
-from tests.e2e.support import as_user
+from shuangjian.demo import DEMO_PASSWORD, load_demo_county
+from tests.e2e.browser import ClientAddressProxy
+from tests.e2e.support import admin_client, as_user
 from tests.e2e.test_prepaid import _known
 from tests.e2e.test_ui import _new_page, _register_institution, ui  # noqa: F401 - the module's browser fixture
 
@@ -196,3 +198,25 @@ def test_lesson_confirmed_and_refund_answered_through_both_portals(ui):
     assert "合同码无效" in parent.inner_text("main")
     parent.context.close()
     inst.context.close()
+
+
+def test_codes_are_rate_limited_per_client(platform):
+    """Ten codes that open nothing from one client, and that client is refused even the right code
+    for a while (429 with Retry-After); the JSON API answers like the pages."""
+    load_demo_county(admin_client(platform))
+    education = as_user(platform, "jiaoti_leader")
+    _, contract = _institution_with_contract(education, platform, "限流")
+    code = education.get(f"/api/escrow/contracts/{contract['id']}")["access_code"]
+    proxy = ClientAddressProxy(platform["url"])  # a client address of this test's own
+    try:
+        opened = requests.get(f"{proxy.url}/api/public/contracts/{code}", timeout=30)
+        assert opened.status_code == 200 and opened.json()["contract_no"] == contract["contract_no"]
+        assert "institution_id" not in opened.json()
+        for n in range(10):
+            miss = requests.get(f"{proxy.url}/api/public/contracts/{n:04d}-0000-0000-0000", timeout=30)
+            assert miss.status_code == 404 and "合同码无效" in miss.json()["error"]["message"]
+        limited = requests.get(f"{proxy.url}/api/public/contracts/{code}", timeout=30)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+        assert "操作过于频繁" in limited.json()["error"]["message"]
+    finally:
+        proxy.close()
