@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "escrow.answer_refund": frozenset({K.education, K.institution}),
     "escrow.confirm_lesson": frozenset({K.education, K.parent}),
     "escrow.request_refund": frozenset({K.education, K.parent}),
+    # a contract code that leaked is replaced (the old one stops working at once)
+    "escrow.reissue_code": frozenset({K.education, K.institution}),
     "escrow.manage_settings": frozenset({K.education, K.ops}),
     "escrow.close_alert": frozenset({K.education}),
     "escrow.apply_deadlines": frozenset({K.system}),

@@ -16,7 +16,7 @@ from services.common import contract_codes
 from services.common.clock import iso_utc, utc_now
 from services.common.divisions import county_of, scope_prefix, validate_code
 from services.common.errors import Conflict, NotFound, ValidationFailed
-from services.common.identity import Actor
+from services.common.identity import Actor, DepartmentKind
 from services.common.policy import authorize
 from services.common.workdays import SHANGHAI, today_shanghai, workday_deadline
 
@@ -41,6 +41,7 @@ DEADLINES = "escrow.apply_deadlines"
 # the steps of 一课一消 an institution account or a parent takes on its own records (issue 14)
 FEES, SIGN, DELIVER = "escrow.fee_items", "escrow.sign_contract", "escrow.deliver_lesson"
 CONFIRM, ASK_REFUND, ANSWER_REFUND = "escrow.confirm_lesson", "escrow.request_refund", "escrow.answer_refund"
+CODE_READERS = frozenset({DepartmentKind.education, DepartmentKind.institution, DepartmentKind.parent})
 
 
 def _int(value: object, field: str) -> int:
@@ -421,7 +422,9 @@ def get_contract(session: Session, actor: Actor, contract_id: int) -> dict:
         **contract_view(row),
         "institution_name": inst.name if inst else None, "fee_item_name": fee.name if fee else None,
         "price_per_hour_fen": row.amount_fen // row.class_hours,
-        "access_code": contract_codes.format_code(row.access_code) if row.access_code else None,
+        # the parent code: for those who hand it out or hold it, not every official who may read contracts
+        "access_code": contract_codes.format_code(row.access_code)
+        if row.access_code and actor.department_kind in CODE_READERS else None,
         "hours_delivered": sum(x.hours for x in lessons), "delivered_fen": delivered,
         "confirmed_fen": sum(x.fee_fen for x in lessons if x.confirmation in ("confirmed", "deemed")),
         "refunded_fen": sum(r.amount_fen for r in refunds if r.status == "paid"),

@@ -83,3 +83,14 @@ def find_contract(session: Session, actor: Actor, contract_no: object) -> dict:
     if row is None:
         raise NotFound(f"没有编号为 {contract_no.strip()} 的合同", field="contract_no")
     return desk.get_contract(session, actor, row.id)
+
+
+def reissue_code(session: Session, dispatch: Dispatch, actor: Actor, contract_id: int) -> dict:
+    """A new parent code for the contract (the old one leaked or was lost): the old code opens
+    nothing from now on. Neither code goes into the audit trail or the event."""
+    row = _contract(session, actor, contract_id, "escrow.reissue_code")
+    row.access_code = contract_codes.new_code()
+    audit_trail.append(session, actor, "escrow.reissue_contract_code", "contract", row.id, None,
+                       {"contract_no": row.contract_no, "code": "reissued"}, row.division_code)
+    _commit(session, dispatch, [event("contract_code_reissued", _ref(row), row.division_code, actor)])
+    return desk.get_contract(session, actor, row.id)

@@ -157,6 +157,10 @@ class EscrowService(service_kit.ServiceBase):
         return portal.find_contract(self.db, self.actors.verify(actor), contract_no)
 
     @rpc
+    def reissue_contract_code(self, actor, contract_id):
+        return portal.reissue_code(self.db, self.dispatch, self.actors.verify(actor), contract_id)
+
+    @rpc
     def request_refund(self, actor, contract_id, data):
         return desk.request_refund(self.db, self.dispatch, self.actors.verify(actor), contract_id, data)
 

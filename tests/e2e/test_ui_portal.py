@@ -193,8 +193,14 @@ def test_lesson_confirmed_and_refund_answered_through_both_portals(ui):
     parent.reload()
     assert "机构同意" in parent.locator("#refund").inner_text()
 
-    # a code that opens nothing says so; the institution's pages refuse an official
-    parent.goto(url + "/public/contract?code=0000-0000-0000-0000")
+    # the code slip to print; a leaked code replaced — the parent's old one opens nothing any more
+    inst.click("text=打印合同码")
+    assert inst.locator(".access-code").inner_text().strip() == code and inst.locator(".qr svg").count() == 1
+    _shoot(inst, "code_slip")
+    inst.click("button:has-text('重新生成')")
+    _see(inst, "已重新生成合同码")
+    assert inst.locator(".access-code").inner_text().strip() != code
+    parent.reload()
     assert "合同码无效" in parent.inner_text("main")
     parent.context.close()
     inst.context.close()

@@ -100,6 +100,7 @@ def test_a_parent_code_opens_its_own_contract_and_nothing_else(start_services, c
         "P-601", "枞阳县测试培训学校601", "初中数学")
     assert "institution_id" not in view and "township_code" not in view  # names, not the records' keys
     assert [x["confirmation"] for x in view["lessons"]] == ["pending"]
+    assert call(escrow, "get_contract", token("market_regulation"), mine["id"])["access_code"] is None  # reads, no code
 
     # the code's own contract: confirm, dispute, ask a refund
     assert call(escrow, "confirm_lesson", parent, mine["id"], 1)["confirmation"] == "confirmed"
@@ -137,6 +138,18 @@ def test_a_parent_code_opens_its_own_contract_and_nothing_else(start_services, c
     theirs = signer.sign(parent_actor("340722", other["access_code"].replace("-", "")))
     assert call(escrow, "open_contract_by_code", theirs)["contract_no"] == "P-602"
     refused(escrow, "confirm_lesson", theirs, mine["id"], 2, fragment=code)
+
+    # a leaked code is replaced: the old one opens nothing from then on; only the contract's own
+    # institution (or the bureau) may replace it
+    refused(escrow, "reissue_contract_code", institution_token(signer, 602), mine["id"])
+    refused(escrow, "reissue_contract_code", parent, mine["id"], fragment="仅限")
+    fresh = call(escrow, "reissue_contract_code", institution_token(signer, 601), mine["id"])["access_code"]
+    assert fresh != mine["access_code"]
+    with pytest.raises(NotFound):
+        call(escrow, "open_contract_by_code", parent)
+    refused(escrow, "confirm_lesson", parent, mine["id"], 2, fragment=code)
+    renewed = signer.sign(parent_actor("340722", fresh.replace("-", "")))
+    assert call(escrow, "open_contract_by_code", renewed)["contract_no"] == "P-601"
 
 
 def test_an_institution_account_publishes_its_own_courses_only(start_services, token, signer):

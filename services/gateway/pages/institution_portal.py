@@ -233,6 +233,24 @@ class InstitutionPortalPages:
                             parent_link=link, qr=qr_svg(link) if link else "",
                             today=datetime.now(web.SHANGHAI).strftime("%Y-%m-%dT%H:%M"))
 
+    # -- the parent code slip: printed and handed to the parent (the bureau's desk links here too) ---------
+
+    @page("GET", "/ui/contracts/<int:contract_id>/parent-code")
+    def page_parent_code_slip(self, request, contract_id):
+        contract = self.escrow.get_contract(self._signed(request), contract_id)
+        if not contract.get("access_code"):
+            raise Forbidden("家长合同码仅向教体局和签约机构提供")
+        link = f"{request.host_url.rstrip('/')}/public/contract/{contract['access_code']}"
+        return self._render(request, "contract_code_slip.html", title="家长合同码", contract=contract,
+                            parent_link=link, qr=qr_svg(link, scale=6))
+
+    @page("POST", "/ui/contracts/<int:contract_id>/parent-code")
+    def page_parent_code_reissue(self, request, contract_id):
+        """A new code when the old one leaked or was lost: the old one opens nothing from now on."""
+        self._page_post(request)
+        self.escrow.reissue_contract_code(self._signed(request), contract_id)
+        return redirect(f"/ui/contracts/{contract_id}/parent-code", "已重新生成合同码，原合同码即时作废，请重新打印交给家长")
+
     @page("POST", PORTAL + "/contracts/<int:contract_id>/lessons")
     def page_portal_lesson_post(self, request, contract_id):
         self._portal_actor(request)

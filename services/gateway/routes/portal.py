@@ -41,6 +41,11 @@ class PortalRoutes:
         """?contract_no=: one contract by its number; another institution's is refused (403)."""
         return self.escrow.find_contract(self._signed(request), request.args.get("contract_no") or "")
 
+    @api("POST", "/api/escrow/contracts/<int:contract_id>/code")
+    def reissue_contract_code(self, request, contract_id):
+        """A new parent code for the contract (the old one stops working); 教体局 or the institution."""
+        return self.escrow.reissue_contract_code(self._signed(request), contract_id)
+
     @api("POST", "/api/escrow/contracts/<int:contract_id>/lessons/<int:lesson_no>/dispute")
     def dispute_lesson(self, request, contract_id, lesson_no):
         """{reason}: the parent's dispute, recorded at the desk on the parent's word."""
