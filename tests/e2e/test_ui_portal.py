@@ -133,10 +133,27 @@ def test_lesson_confirmed_and_refund_answered_through_both_portals(ui):
     inst.click("nav >> text=合同与课消")
     inst.fill("input[name=contract_no]", theirs["contract_no"])
     inst.click("button:has-text('查找')")
-    refusal = inst.locator(".field-error[data-field=contract_no]")
+    refusal = inst.locator(".field-error[data-field=contract_search]")
     assert "只能查看和办理本机构的业务" in refusal.inner_text()
     _shoot(inst, "contracts_refused")
 
+    # a charge signed by the institution itself: over 60 class hours refused next to the field
+    sign = inst.locator("form.sign-form")
+    number = f"UI-SELF-{mine['id']}"
+    sign.locator("input[name=contract_no]").fill(number)
+    sign.locator("input[name=student_name]").fill("李小红")
+    sign.locator("input[name=class_hours]").fill("61")
+    sign.locator("input[name=ends_on]").fill((date.today() + timedelta(days=60)).isoformat())
+    sign.locator("input[name=amount_yuan]").fill("4880")
+    sign.locator("button").click()
+    assert "不得超过60课时" in inst.locator(".field-error[data-field=class_hours]").inner_text()
+    assert inst.locator("form.sign-form input[name=student_name]").input_value() == "李小红"  # kept
+    sign = inst.locator("form.sign-form")
+    sign.locator("input[name=class_hours]").fill("20")
+    sign.locator("input[name=amount_yuan]").fill("1600")
+    sign.locator("button").click()
+    _see(inst, f"已签订合同 {number}")
+    inst.click("nav >> text=合同与课消")
     inst.click(f"text={contract['contract_no']}")
     inst.wait_for_url(re.compile(rf".*/ui/portal/contracts/{contract['id']}$"))
     code = inst.locator(".access-code").inner_text().strip()
