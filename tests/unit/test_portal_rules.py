@@ -78,3 +78,19 @@ def test_the_signed_actor_carries_the_binding_and_events_never_the_code():
     for kind in ("institution", "parent"):
         with pytest.raises(ValidationFailed):
             parse_department_kind(kind)
+
+
+def test_yuan_typed_on_a_form_becomes_exact_fen_or_is_refused_by_field():
+    from werkzeug.datastructures import MultiDict
+
+    from services.gateway.pages.institution_portal import form_fen
+
+    def fen(text):
+        return form_fen(MultiDict({"price_yuan": text}), "price_yuan", "每课时价格")
+
+    assert [fen(t) for t in ("80", "80.5", "80.500", "1,234.56元", " 0.01 ", "9999999.99")] == [
+        8000, 8050, 8050, 123456, 1, 999999999]
+    for bad in ("", "abc", "NaN", "Infinity", "-1", "0.001", "1e100", "10000000.01"):
+        with pytest.raises(ValidationFailed) as info:
+            fen(bad)
+        assert info.value.field == "price_yuan" and info.value.message.startswith("每课时价格"), bad

@@ -39,6 +39,7 @@ web.env.filters["time_left_until"] = _time_left_until
 # how a parent may pay a charge (escrow rules.CHANNELS: cash and 培训贷 are refused there)
 CHANNELS = {"wechat": "微信支付", "alipay": "支付宝", "bank_transfer": "银行转账", "bank_card": "银行卡刷卡",
             "unionpay": "云闪付"}
+MAX_YUAN = Decimal(10_000_000)  # 1000万元: anything above is a typing error
 WEEKDAYS = {1: "周一", 2: "周二", 3: "周三", 4: "周四", 5: "周五", 6: "周六", 7: "周日"}
 
 
@@ -49,7 +50,11 @@ def form_fen(form, name: str, label: str) -> int:
         value = Decimal(text)
     except InvalidOperation:
         raise ValidationFailed(f"{label}应为金额（元），如 80 或 80.50", field=name) from None
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+    if not value.is_finite() or value < 0:
+        raise ValidationFailed(f"{label}应为不小于0、最多两位小数的金额（元）", field=name)
+    if value > MAX_YUAN:
+        raise ValidationFailed(f"{label}过大", field=name)
+    if value != value.quantize(Decimal("0.01")):  # bounded above, so quantize is exact
         raise ValidationFailed(f"{label}应为不小于0、最多两位小数的金额（元）", field=name)
     return int(value * 100)
 
@@ -59,10 +64,6 @@ def form_int(form, name: str, label: str) -> int:
         return int((form.get(name) or "").strip())
     except ValueError:
         raise ValidationFailed(f"{label}应为整数", field=name) from None
-
-
-def back_to(path: str, message: str):
-    return redirect(path, message)
 
 
 class InstitutionPortalPages:
@@ -93,9 +94,9 @@ class InstitutionPortalPages:
         return actor
 
     def _portal(self, request, template, title, status=200, error=None, error_field=None, form=None, **context):
-        actor = self._portal_actor(request)
+        self._portal_actor(request)
         return self._render(request, template, status=status, title=title, error=error, error_field=error_field,
-                            form=form or {}, iid=actor.institution_id, **context)
+                            form=form or {}, **context)
 
     # -- home: the account, the position, alerts, refunds to answer -------------------------------------
 
@@ -122,7 +123,7 @@ class InstitutionPortalPages:
             done = self.escrow.answer_refund(self._signed(request), refund_id, body)
         except DomainError as exc:
             return self._portal_refusal(request, back, exc)
-        return back_to(back, f"已答复退费申请：{done['status_name']}")
+        return redirect(back, f"已答复退费申请：{done['status_name']}")
 
     def _portal_refusal(self, request, back, exc):
         """A refused form on the page it came from, the service's reason next to the field."""
@@ -158,7 +159,7 @@ class InstitutionPortalPages:
         except DomainError as exc:
             field = "price_yuan" if exc.field == "price_per_hour_fen" else exc.field
             return self.page_portal_fees(request, exc.http_status, exc.message, field, form)
-        return back_to(PORTAL + "/fees", f"收费项目“{made['name']}”{made['state_name']}")
+        return redirect(PORTAL + "/fees", f"收费项目“{made['name']}”{made['state_name']}")
 
     @page("POST", PORTAL + "/fees/<int:fee_item_id>/<string:step>")
     def page_portal_fee_step(self, request, fee_item_id, step):
@@ -171,7 +172,7 @@ class InstitutionPortalPages:
             done = calls[step](self._signed(request), fee_item_id)
         except DomainError as exc:
             return self.page_portal_fees(request, exc.http_status, exc.message, exc.field)
-        return back_to(PORTAL + "/fees", f"收费项目“{done['name']}”：{done['state_name']}")
+        return redirect(PORTAL + "/fees", f"收费项目“{done['name']}”：{done['state_name']}")
 
     @page("POST", PORTAL + "/courses")
     def page_portal_course_post(self, request):
@@ -190,7 +191,7 @@ class InstitutionPortalPages:
             if field and field.startswith("schedule"):
                 field = "schedule"
             return self.page_portal_fees(request, exc.http_status, exc.message, field, form)
-        return back_to(PORTAL + "/fees", f"课程“{made['name']}”已发布")
+        return redirect(PORTAL + "/fees", f"课程“{made['name']}”已发布")
 
     @page("POST", PORTAL + "/courses/<int:course_id>/withdraw")
     def page_portal_course_withdraw(self, request, course_id):
@@ -200,7 +201,7 @@ class InstitutionPortalPages:
             done = self.registry.withdraw_course(self._signed(request), course_id)
         except DomainError as exc:
             return self.page_portal_fees(request, exc.http_status, exc.message, exc.field)
-        return back_to(PORTAL + "/fees", f"课程“{done['name']}”已下架")
+        return redirect(PORTAL + "/fees", f"课程“{done['name']}”已下架")
 
     # -- contracts: the parent code, lessons, refunds -----------------------------------------------------
 
@@ -241,7 +242,7 @@ class InstitutionPortalPages:
         except DomainError as exc:
             field = {"amount_fen": "amount_yuan"}.get(exc.field, exc.field)
             return self.page_portal_contracts(request, exc.http_status, exc.message, field, form)
-        return back_to(f"{PORTAL}/contracts/{made['id']}", f"已签订合同 {made['contract_no']}，请打印合同码交给家长")
+        return redirect(f"{PORTAL}/contracts/{made['id']}", f"已签订合同 {made['contract_no']}，请打印合同码交给家长")
 
     @page("GET", PORTAL + "/contracts/<int:contract_id>")
     def page_portal_contract(self, request, contract_id, status=200, error=None, error_field=None):
@@ -294,5 +295,5 @@ class InstitutionPortalPages:
         except DomainError as exc:
             return self.page_portal_contract(request, contract_id, status=exc.http_status, error=exc.message,
                                              error_field=exc.field)
-        return back_to(f"{PORTAL}/contracts/{contract_id}",
+        return redirect(f"{PORTAL}/contracts/{contract_id}",
                        f"已登记第{lesson['lesson_no']}次课（{lesson['hours']}课时），等待家长确认")
