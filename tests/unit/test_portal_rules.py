@@ -94,3 +94,43 @@ def test_yuan_typed_on_a_form_becomes_exact_fen_or_is_refused_by_field():
         with pytest.raises(ValidationFailed) as info:
             fen(bad)
         assert info.value.field == "price_yuan" and info.value.message.startswith("每课时价格"), bad
+
+
+def test_the_bureau_opens_an_institution_account_bound_to_that_institution(tmp_path):
+    from pathlib import Path
+
+    from sqlalchemy.orm import sessionmaker
+
+    from services.common.config import Deployment
+    from services.common.db import make_engine, migrate
+    from services.gateway import identity, institution_accounts
+
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    migrate("gateway", Path(identity.__file__).parent / "migrations", url)
+    session = sessionmaker(bind=make_engine(url), expire_on_commit=False)()
+    identity.bootstrap(session, Deployment("340722", "枞阳县"), "admin", "admin-password-1")
+    leader = Actor(1, "jt", "王科长", 3, K.education, "教体局", "340722", ("leader", "clerk"))
+    clerk = Actor(2, "jc", "李干事", 3, K.education, "教体局", "340722", ("clerk",))
+    record = {"id": 17, "name": "枞阳县启航培训学校", "township_code": "340722100"}
+    body = {"username": "qihang", "password": "Qihang@2021x", "display_name": "刘校长"}
+
+    with pytest.raises(Forbidden):
+        institution_accounts.create_account(session, clerk, record, body)  # 负责人 only
+    elsewhere = Actor(1, "jt", "王科长", 3, K.education, "教体局", "340723", ("leader",))
+    with pytest.raises(Forbidden):
+        institution_accounts.create_account(session, elsewhere, record, body)  # not the bureau's county
+    made = institution_accounts.create_account(session, leader, record, body)
+    assert (made["institution_id"], made["institution_name"], made["department"]["kind"]) == (
+        17, "枞阳县启航培训学校", "institution")
+    with pytest.raises(Conflict):
+        institution_accounts.create_account(session, leader, record, body)
+    with pytest.raises(ValidationFailed) as info:
+        institution_accounts.create_account(session, leader, record, {**body, "username": "x"})
+    assert info.value.field == "username"
+
+    user, dept = identity.authenticate(session, {"username": "qihang", "password": "Qihang@2021x"})
+    actor = identity.actor_for(user, dept)
+    assert (actor.department_kind, actor.institution_id, actor.department_label) == (
+        K.institution, 17, "枞阳县启航培训学校")
+    assert [a["username"] for a in institution_accounts.list_accounts(session, leader, record)] == ["qihang"]
+    session.close()
