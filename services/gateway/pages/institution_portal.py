@@ -66,6 +66,18 @@ def form_int(form, name: str, label: str) -> int:
         raise ValidationFailed(f"{label}应为整数", field=name) from None
 
 
+def _institution_only(actor):
+    if actor.department_kind is not DepartmentKind.institution:
+        raise Forbidden("机构端仅供校外培训机构的账户使用；工作人员请使用资金监管页面")
+    return actor
+
+
+def form_field(exc: DomainError, renames: dict) -> str | None:
+    """The form's name for the field a service refused (its own names are the API's)."""
+    field = renames.get(exc.field, exc.field)
+    return "schedule" if field and field.startswith("schedule") else field
+
+
 class InstitutionPortalPages:
     # -- the bureau opens an institution's account (on the institution's page) -----------------------------
 
@@ -88,10 +100,11 @@ class InstitutionPortalPages:
                         f"已开通机构端账户 {made['username']}")
 
     def _portal_actor(self, request):
-        actor, _, _ = self._page_actor(request)
-        if actor.department_kind is not DepartmentKind.institution:
-            raise Forbidden("机构端仅供校外培训机构的账户使用；工作人员请使用资金监管页面")
-        return actor
+        return _institution_only(self._page_actor(request)[0])
+
+    def _portal_post(self, request):
+        """The institution account behind a state-changing form (its CSRF token checked)."""
+        return _institution_only(self._page_post(request))
 
     def _portal(self, request, template, title, status=200, error=None, error_field=None, form=None, **context):
         self._portal_actor(request)
@@ -114,8 +127,7 @@ class InstitutionPortalPages:
 
     @page("POST", PORTAL + "/refunds/<int:refund_id>/answer")
     def page_portal_answer_refund(self, request, refund_id):
-        self._portal_actor(request)
-        self._page_post(request)
+        self._portal_post(request)
         form = request.form
         back = form.get("back") if (form.get("back") or "").startswith(PORTAL) else PORTAL
         body = {"decision": form.get("decision", ""), "answer": form.get("answer") or None}
@@ -148,8 +160,7 @@ class InstitutionPortalPages:
 
     @page("POST", PORTAL + "/fees")
     def page_portal_fee_post(self, request):
-        actor = self._portal_actor(request)
-        self._page_post(request)
+        actor = self._portal_post(request)
         form = request.form
         try:
             body = {"institution_id": actor.institution_id, "name": form.get("name", ""),
@@ -157,14 +168,13 @@ class InstitutionPortalPages:
                     "publish": form.get("publish") == "1"}
             made = self.escrow.create_fee_item(self._signed(request), body)
         except DomainError as exc:
-            field = "price_yuan" if exc.field == "price_per_hour_fen" else exc.field
-            return self.page_portal_fees(request, exc.http_status, exc.message, field, form)
+            return self.page_portal_fees(request, exc.http_status, exc.message,
+                                         form_field(exc, {"price_per_hour_fen": "price_yuan"}), form)
         return redirect(PORTAL + "/fees", f"收费项目“{made['name']}”{made['state_name']}")
 
     @page("POST", PORTAL + "/fees/<int:fee_item_id>/<string:step>")
     def page_portal_fee_step(self, request, fee_item_id, step):
-        self._portal_actor(request)
-        self._page_post(request)
+        self._portal_post(request)
         calls = {"publish": self.escrow.publish_fee_item, "withdraw": self.escrow.withdraw_fee_item}
         if step not in calls:
             return web.error_page(404, "没有这个操作")
@@ -176,8 +186,7 @@ class InstitutionPortalPages:
 
     @page("POST", PORTAL + "/courses")
     def page_portal_course_post(self, request):
-        actor = self._portal_actor(request)
-        self._page_post(request)
+        actor = self._portal_post(request)
         form = request.form
         try:
             body = {"name": form.get("name", ""), "subject": form.get("subject", ""),
@@ -187,16 +196,13 @@ class InstitutionPortalPages:
                                   "end": form.get("end", "")}]}
             made = self.registry.publish_course(self._signed(request), actor.institution_id, body)
         except DomainError as exc:
-            field = {"price_fen": "course_price_yuan"}.get(exc.field, exc.field)
-            if field and field.startswith("schedule"):
-                field = "schedule"
-            return self.page_portal_fees(request, exc.http_status, exc.message, field, form)
+            return self.page_portal_fees(request, exc.http_status, exc.message,
+                                         form_field(exc, {"price_fen": "course_price_yuan"}), form)
         return redirect(PORTAL + "/fees", f"课程“{made['name']}”已发布")
 
     @page("POST", PORTAL + "/courses/<int:course_id>/withdraw")
     def page_portal_course_withdraw(self, request, course_id):
-        self._portal_actor(request)
-        self._page_post(request)
+        self._portal_post(request)
         try:
             done = self.registry.withdraw_course(self._signed(request), course_id)
         except DomainError as exc:
@@ -229,8 +235,7 @@ class InstitutionPortalPages:
     def page_portal_sign(self, request):
         """The charge on the model contract: refused with its reason next to the field (60 class hours,
         3 months, the county cap, hours × the published price), nothing stored."""
-        actor = self._portal_actor(request)
-        self._page_post(request)
+        actor = self._portal_post(request)
         form = request.form
         try:
             body = {"institution_id": actor.institution_id, "contract_no": form.get("contract_no", ""),
@@ -240,8 +245,8 @@ class InstitutionPortalPages:
                     "amount_fen": form_fen(form, "amount_yuan", "收费金额"), "channel": form.get("channel", "")}
             made = self.escrow.sign_contract(self._signed(request), body)
         except DomainError as exc:
-            field = {"amount_fen": "amount_yuan"}.get(exc.field, exc.field)
-            return self.page_portal_contracts(request, exc.http_status, exc.message, field, form)
+            return self.page_portal_contracts(request, exc.http_status, exc.message,
+                                              form_field(exc, {"amount_fen": "amount_yuan"}), form)
         return redirect(f"{PORTAL}/contracts/{made['id']}", f"已签订合同 {made['contract_no']}，请打印合同码交给家长")
 
     @page("GET", PORTAL + "/contracts/<int:contract_id>")
@@ -280,8 +285,7 @@ class InstitutionPortalPages:
 
     @page("POST", PORTAL + "/contracts/<int:contract_id>/lessons")
     def page_portal_lesson_post(self, request, contract_id):
-        self._portal_actor(request)
-        self._page_post(request)
+        self._portal_post(request)
         form = request.form
         try:
             body = {"lesson_no": form_int(form, "lesson_no", "课次"), "hours": form_int(form, "hours", "课时数")}

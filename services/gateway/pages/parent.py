@@ -9,7 +9,7 @@ from services.common.contract_codes import format_code, normalize_code
 from services.common.errors import DomainError, ValidationFailed
 
 from . import web
-from .institution_portal import form_fen
+from .institution_portal import form_fen, form_field
 from .web import page, redirect
 
 PUBLIC_CONTRACT = "/public/contract"
@@ -51,8 +51,8 @@ class ParentPages:
             signed, contract = self._parent_contract(request, code)
             call(signed, contract)
         except DomainError as exc:
-            return self._parent_page(request, code, status=exc.http_status, error=exc.message, error_field=exc.field,
-                                     form=request.form)
+            return self._parent_page(request, code, status=exc.http_status, error=exc.message,
+                                     error_field=form_field(exc, {"amount_fen": "amount_yuan"}), form=request.form)
         return redirect(f"{PUBLIC_CONTRACT}/{normalize_code(code)}", done)
 
     @page("POST", PUBLIC_CONTRACT + "/<string:code>/lessons/<int:lesson_no>/confirm")
@@ -74,12 +74,7 @@ class ParentPages:
 
         def ask(signed, contract):
             amount = form_fen(form, "amount_yuan", "退费金额")
-            try:
-                return self.escrow.request_refund(signed, contract["id"], {"amount_fen": amount,
-                                                                           "reason": form.get("reason", "")})
-            except DomainError as exc:
-                if exc.field == "amount_fen":
-                    exc.field = "amount_yuan"
-                raise
+            return self.escrow.request_refund(signed, contract["id"], {"amount_fen": amount,
+                                                                       "reason": form.get("reason", "")})
 
         return self._parent_post(request, code, ask, "退费申请已提交，机构须在规定期限内答复，逾期视为同意")
