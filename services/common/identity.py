@@ -24,6 +24,9 @@ class DepartmentKind(str, Enum):
     supervision_office = "supervision_office"  # 督导室
     ops = "ops"  # 运维
     system = "system"  # the platform itself (workflows acting on a decision already taken)
+    # bound actors (issue 14): each acts only on its own subject, checked by the services (policy.authorize)
+    institution = "institution"  # 校外培训机构 (机构端 account, bound to one institution)
+    parent = "parent"  # 家长 (no account: the contract code, bound to one contract)
 
 
 DEPARTMENT_NAMES = {
@@ -36,9 +39,14 @@ DEPARTMENT_NAMES = {
     DepartmentKind.supervision_office: "督导室",
     DepartmentKind.ops: "运维",
     DepartmentKind.system: "系统",
+    DepartmentKind.institution: "校外培训机构",
+    DepartmentKind.parent: "家长",
 }
 
-HUMAN_DEPARTMENTS = tuple(k for k in DepartmentKind if k is not DepartmentKind.system)
+BOUND_KINDS = frozenset({DepartmentKind.institution, DepartmentKind.parent})
+# the departments an administrator may create (institution accounts are made on the institution's
+# page, parents have no account)
+HUMAN_DEPARTMENTS = tuple(k for k in DepartmentKind if k is not DepartmentKind.system and k not in BOUND_KINDS)
 
 
 class Role(str, Enum):
@@ -58,6 +66,9 @@ def parse_department_kind(value: object, field: str = "department_kind") -> Depa
         raise ValidationFailed(f"未知部门类型“{value}”，可选：{allowed}", field=field) from None
     if kind is DepartmentKind.system:
         raise ValidationFailed("系统身份不能分配给用户", field=field)
+    if kind in BOUND_KINDS:
+        raise ValidationFailed(f"“{DEPARTMENT_NAMES[kind]}”不是部门：机构账户在机构页面开通，家长凭合同码使用",
+                               field=field)
     return kind
 
 
@@ -85,6 +96,8 @@ class Actor:
     department_name: str
     division_code: str
     roles: tuple[str, ...]
+    institution_id: int | None = None  # an institution account: the one institution it acts for
+    contract_code: str | None = None  # a parent: the contract code presented (never in events or logs)
 
     @property
     def department_label(self) -> str:
@@ -97,6 +110,16 @@ class Actor:
         data = asdict(self)
         data["department_kind"] = self.department_kind.value
         data["roles"] = list(self.roles)
+        for key in ("institution_id", "contract_code"):  # unbound actors keep their old shape
+            if data[key] is None:
+                del data[key]
+        return data
+
+    def public_dict(self) -> dict:
+        """What events and audit entries record of the actor: never a parent's contract code."""
+        data = self.to_dict()
+        if "contract_code" in data:
+            data["contract_code"] = "***"
         return data
 
     @classmethod
@@ -110,6 +133,8 @@ class Actor:
             department_name=str(data.get("department_name", "")),
             division_code=str(data["division_code"]),
             roles=tuple(data.get("roles", ())),
+            institution_id=int(data["institution_id"]) if data.get("institution_id") is not None else None,
+            contract_code=str(data["contract_code"]) if data.get("contract_code") else None,
         )
 
 
@@ -124,6 +149,14 @@ def system_actor(division_code: str, name: str = "workflows") -> Actor:
         division_code=division_code,
         roles=(),
     )
+
+
+def parent_actor(division_code: str, contract_code: str) -> Actor:
+    """A parent presenting a contract code (家长端): the escrow service checks the code against the
+    contract of every call, so the gateway signs what was presented without knowing whether it is right."""
+    return Actor(user_id=0, username="parent", display_name="家长（凭合同码）", department_id=0,
+                 department_kind=DepartmentKind.parent, department_name="家长", division_code=division_code,
+                 roles=(), contract_code=contract_code)
 
 
 class ActorSigner:

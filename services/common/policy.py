@@ -5,22 +5,27 @@ check is the one that counts.
 """
 from __future__ import annotations
 
+import hmac
+
 from .divisions import is_within
 from .errors import Forbidden
 from .identity import DEPARTMENT_NAMES, Actor, DepartmentKind, Role
 
 K = DepartmentKind
-EVERY_DEPARTMENT = frozenset(K) - {K.system}
+# officials: institution accounts and parents are bound actors, granted action by action below
+EVERY_DEPARTMENT = frozenset(K) - {K.system, K.institution, K.parent}
 
 # action -> departments allowed to take it
 PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "registry.register_institution": frozenset({K.education}),
-    "registry.read": EVERY_DEPARTMENT | {K.system},
+    "registry.read": EVERY_DEPARTMENT | {K.system, K.institution},  # an institution: its own record only
     "registry.record_licence_verification": frozenset({K.system}),
     "registry.decide_licence_verification": frozenset({K.education}),
     # records (issue 3): education keeps them; workflows change status as the platform itself
     "registry.change_status": frozenset({K.education, K.system}),
     "registry.update_records": frozenset({K.education}),
+    # an institution account publishes and withdraws its own courses (issue 14)
+    "registry.courses": frozenset({K.education, K.institution}),
     # the ledger import is also how ops load a new county (the CLI's built-in admin is 运维)
     "registry.import_ledger": frozenset({K.education, K.ops}),
     "registry.register_school": frozenset({K.education, K.supervision_office}),
@@ -33,12 +38,25 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "registry.attach_case_document": frozenset({K.education, K.civil_affairs, K.market_regulation}),
     "registry.lapse_academic_scope": frozenset({K.system}),
     "registry.manage_county_settings": frozenset({K.education, K.ops}),
-    "escrow.read": frozenset({K.education, K.market_regulation, K.ops, K.system}),
+    # institution accounts and parents (issue 14) read only their own institution's / contract's records:
+    # authorize() refuses a bound actor unless the service names the record's institution / code
+    "escrow.read": frozenset({K.education, K.market_regulation, K.ops, K.system, K.institution, K.parent}),
     # bank statements (对账单) into the bank feed: the bureau supervising the money, and ops
     "escrow.import_statement": frozenset({K.education, K.ops}),
     # prepaid fees (issue 4): the education bureau keeps the desk (accounts, fee items, contracts,
     # lessons, refunds); market regulation reads; the platform applies deadlines and scans
     "escrow.desk": frozenset({K.education}),
+    # 机构端 and 家长端 of 一课一消 (issue 14): the institution publishes fees, signs charges, records
+    # lessons and answers refunds for itself; the parent confirms or disputes lessons and asks refunds;
+    # the desk (education) may record either on their behalf. Neither side may take the other's step.
+    "escrow.fee_items": frozenset({K.education, K.institution}),
+    "escrow.sign_contract": frozenset({K.education, K.institution}),
+    "escrow.deliver_lesson": frozenset({K.education, K.institution}),
+    "escrow.answer_refund": frozenset({K.education, K.institution}),
+    "escrow.confirm_lesson": frozenset({K.education, K.parent}),
+    "escrow.request_refund": frozenset({K.education, K.parent}),
+    # a contract code that leaked is replaced (the old one stops working at once)
+    "escrow.reissue_code": frozenset({K.education, K.institution}),
     "escrow.manage_settings": frozenset({K.education, K.ops}),
     "escrow.close_alert": frozenset({K.education}),
     "escrow.apply_deadlines": frozenset({K.system}),
@@ -78,6 +96,8 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "supervision.read": frozenset({K.supervision_office, K.education}),
     "supervision.manage_settings": frozenset({K.supervision_office, K.education}),
     "identity.manage_users": frozenset({K.ops, K.education}),
+    # the bureau opens an institution's 机构端 account (issue 14)
+    "identity.manage_institution_accounts": frozenset({K.education}),
     "ops.read_health": EVERY_DEPARTMENT,
     # the 运维 page's queue depths, workflow counts and recent error lines
     "ops.read_status": frozenset({K.ops}),
@@ -95,6 +115,7 @@ REQUIRED_ROLES: dict[str, Role] = {
     "escrow.close_alert": Role.leader,
     "inspection.manage_complaint_settings": Role.leader,
     "identity.manage_users": Role.admin,
+    "identity.manage_institution_accounts": Role.leader,
     "supervision.manage_settings": Role.leader,
     "reporting.submit": Role.leader,
     "audit.verify": Role.admin,
@@ -108,8 +129,13 @@ def allowed_departments(action: str) -> frozenset[DepartmentKind]:
         raise Forbidden(f"未定义的操作：{action}") from None
 
 
-def authorize(actor: Actor, action: str, division_code: str | None = None) -> None:
-    """Raise Forbidden unless `actor` may take `action` on a record of `division_code`."""
+def authorize(actor: Actor, action: str, division_code: str | None = None, *,
+              institution_id: int | None = None, contract_code: str | None = None) -> None:
+    """Raise Forbidden unless `actor` may take `action` on a record of `division_code`.
+
+    A bound actor (an institution account, a parent's contract code) passes only when the service
+    names the record's institution (or contract code) and it is the actor's own: a call that names
+    none — a list over the county, a settings read — is refused (fail closed)."""
     allowed = allowed_departments(action)
     if actor.department_kind not in allowed:
         names = "、".join(DEPARTMENT_NAMES[k] for k in sorted(allowed, key=lambda k: k.value))
@@ -119,11 +145,22 @@ def authorize(actor: Actor, action: str, division_code: str | None = None) -> No
         raise Forbidden(f"此操作需要“{role.value}”角色")
     if division_code is not None and not is_within(division_code, actor.division_code):
         raise Forbidden("记录不在您所属行政区划范围内", field="division_code")
+    check_bound(actor, institution_id, contract_code)
 
 
-def can(actor: Actor, action: str, division_code: str | None = None) -> bool:
+def check_bound(actor: Actor, institution_id: int | None = None, contract_code: str | None = None) -> None:
+    if actor.department_kind is K.institution:
+        if actor.institution_id is None or institution_id != actor.institution_id:
+            raise Forbidden("机构账户只能查看和办理本机构的业务", field="institution_id")
+    elif actor.department_kind is K.parent:
+        if not actor.contract_code or not contract_code or not hmac.compare_digest(
+                actor.contract_code.encode(), contract_code.encode()):
+            raise Forbidden("合同码与该合同不符：合同码只能查看和办理它所属的那一份合同", field="contract_code")
+
+
+def can(actor: Actor, action: str, division_code: str | None = None, **bound) -> bool:
     try:
-        authorize(actor, action, division_code)
+        authorize(actor, action, division_code, **bound)
     except Forbidden:
         return False
     return True

@@ -12,14 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common import contract_codes
 from services.common.clock import iso_utc, utc_now
 from services.common.divisions import county_of, scope_prefix, validate_code
 from services.common.errors import Conflict, NotFound, ValidationFailed
-from services.common.identity import Actor
+from services.common.identity import Actor, DepartmentKind
 from services.common.policy import authorize
 from services.common.workdays import SHANGHAI, today_shanghai, workday_deadline
 
-from . import alerts, monitoring, rules
+from . import alerts, monitoring, parent_rules, rules
 from .models import (
     AccountBalance,
     Contract,
@@ -37,6 +38,10 @@ from .monitoring import Dispatch, event, publish, who
 DESK = "escrow.desk"
 READ = "escrow.read"
 DEADLINES = "escrow.apply_deadlines"
+# the steps of 一课一消 an institution account or a parent takes on its own records (issue 14)
+FEES, SIGN, DELIVER = "escrow.fee_items", "escrow.sign_contract", "escrow.deliver_lesson"
+CONFIRM, ASK_REFUND, ANSWER_REFUND = "escrow.confirm_lesson", "escrow.request_refund", "escrow.answer_refund"
+CODE_READERS = frozenset({DepartmentKind.education, DepartmentKind.institution, DepartmentKind.parent})
 
 
 def _int(value: object, field: str) -> int:
@@ -180,7 +185,7 @@ def _history_detail(row: EscrowAccount) -> dict:
 
 def _account(session: Session, actor: Actor, account_id: object, action: str) -> EscrowAccount:
     row = _get(session, EscrowAccount, account_id, "account_id", "监管账户")
-    authorize(actor, action, row.division_code)
+    authorize(actor, action, row.division_code, institution_id=row.institution_id)
     return row
 
 
@@ -247,7 +252,7 @@ def get_account(session: Session, actor: Actor, account_id: int) -> dict:
 
 
 def list_accounts(session: Session, actor: Actor, institution_id: object = None, status: object = None) -> dict:
-    authorize(actor, READ)
+    institution_id = monitoring.authorize_list(actor, READ, institution_id)
     query = select(EscrowAccount).where(EscrowAccount.division_code.startswith(scope_prefix(actor.division_code)))
     if institution_id not in (None, ""):
         query = query.where(EscrowAccount.institution_id == _int(institution_id, "institution_id"))
@@ -279,7 +284,7 @@ def _fee_event(kind: str, row: FeeItem, inst: EnrolmentEligibility, actor: Actor
 
 def create_fee_item(session: Session, dispatch: Dispatch, actor: Actor, data: object) -> dict:
     institution_id, name, price, publish_now = rules.parse_fee_item(data)
-    inst = _institution(session, actor, institution_id, DESK)
+    inst = _institution(session, actor, institution_id, FEES)
     now = utc_now()
     row = FeeItem(institution_id=inst.institution_id, name=name, price_per_hour_fen=price,
                   published_at=now if publish_now else None, withdrawn_at=None)
@@ -293,7 +298,7 @@ def create_fee_item(session: Session, dispatch: Dispatch, actor: Actor, data: ob
 
 def _fee_item(session: Session, actor: Actor, fee_item_id: object) -> tuple[FeeItem, EnrolmentEligibility]:
     row = _get(session, FeeItem, fee_item_id, "fee_item_id", "收费项目")
-    return row, _institution(session, actor, row.institution_id, DESK)
+    return row, _institution(session, actor, row.institution_id, FEES)
 
 
 def publish_fee_item(session: Session, dispatch: Dispatch, actor: Actor, fee_item_id: int) -> dict:
@@ -352,7 +357,7 @@ def _ref(row: Contract) -> dict:
 def sign_contract(session: Session, dispatch: Dispatch, actor: Actor, data: object) -> dict:
     """Record an enrolment on the model contract and its prepaid charge — or refuse it, storing nothing."""
     draft = rules.parse_charge(data)
-    inst = _institution(session, actor, draft.institution_id, DESK)
+    inst = _institution(session, actor, draft.institution_id, SIGN)
     if session.scalar(select(Contract.id).where(Contract.contract_no == draft.contract_no)) is not None:
         raise Conflict(f"合同编号 {draft.contract_no} 已登记", field="contract_no")
     fee = session.get(FeeItem, draft.fee_item_id)
@@ -373,6 +378,7 @@ def sign_contract(session: Session, dispatch: Dispatch, actor: Actor, data: obje
         template_version=draft.template_version, fee_item_id=draft.fee_item_id, student_name=draft.student_name,
         class_hours=draft.class_hours, starts_on=draft.starts_on, ends_on=draft.ends_on, amount_fen=draft.amount_fen,
         channel=draft.channel, signed_at=utc_now(), status="active", receipt_matched_at=None,
+        access_code=contract_codes.new_code(),  # 80 random bits: a clash is as likely as a guess
     )
     session.add(row)
     try:
@@ -393,7 +399,7 @@ def sign_contract(session: Session, dispatch: Dispatch, actor: Actor, data: obje
 
 def _contract(session: Session, actor: Actor, contract_id: object, action: str) -> Contract:
     row = _get(session, Contract, contract_id, "contract_id", "合同")
-    authorize(actor, action, row.division_code)
+    authorize(actor, action, row.division_code, institution_id=row.institution_id, contract_code=row.access_code)
     return row
 
 
@@ -411,10 +417,16 @@ def get_contract(session: Session, actor: Actor, contract_id: int) -> dict:
     lessons, refunds = _lessons(session, row.id), _refunds(session, row.id)
     delivered = sum(x.fee_fen for x in lessons)
     held = sum(r.amount_fen for r in refunds if r.status in rules.REFUND_COUNTS)
+    inst, fee = session.get(EnrolmentEligibility, row.institution_id), session.get(FeeItem, row.fee_item_id)
     return {
         **contract_view(row),
+        "institution_name": inst.name if inst else None, "fee_item_name": fee.name if fee else None,
+        "price_per_hour_fen": row.amount_fen // row.class_hours,
+        # the parent code: for those who hand it out or hold it, not every official who may read contracts
+        "access_code": contract_codes.format_code(row.access_code)
+        if row.access_code and actor.department_kind in CODE_READERS else None,
         "hours_delivered": sum(x.hours for x in lessons), "delivered_fen": delivered,
-        "confirmed_fen": sum(x.fee_fen for x in lessons if x.confirmation != "pending"),
+        "confirmed_fen": sum(x.fee_fen for x in lessons if x.confirmation in ("confirmed", "deemed")),
         "refunded_fen": sum(r.amount_fen for r in refunds if r.status == "paid"),
         "refundable_fen": rules.refundable(row.amount_fen, delivered, held),
         "lessons": [lesson_view(x, county_rules) for x in lessons],
@@ -424,7 +436,7 @@ def get_contract(session: Session, actor: Actor, contract_id: int) -> dict:
 
 def list_contracts(session: Session, actor: Actor, limit: int, offset: int, institution_id: object = None,
                    status: object = None) -> dict:
-    authorize(actor, READ)
+    institution_id = monitoring.authorize_list(actor, READ, institution_id)
     query = select(Contract).where(Contract.division_code.startswith(scope_prefix(actor.division_code)))
     if institution_id not in (None, ""):
         query = query.where(Contract.institution_id == _int(institution_id, "institution_id"))
@@ -444,14 +456,15 @@ def lesson_view(row: Lesson, county_rules: rules.EscrowRules | None = None) -> d
     view = {"contract_id": row.contract_id, "lesson_no": row.lesson_no, "hours": row.hours, "fee_fen": row.fee_fen,
             "delivered_at": iso_utc(row.delivered_at), "confirmation": row.confirmation,
             "confirmation_name": rules.CONFIRMATION_NAMES.get(row.confirmation, row.confirmation),
-            "confirmed_at": iso_utc(row.confirmed_at)}
+            "confirmed_at": iso_utc(row.confirmed_at), "dispute_reason": row.dispute_reason,
+            "disputed_at": iso_utc(row.disputed_at)}
     if county_rules is not None and row.confirmation == "pending":
         view["confirm_by"] = workday_deadline(row.delivered_at, county_rules.deemed_confirmation_workdays).isoformat()
     return view
 
 
 def deliver_lesson(session: Session, dispatch: Dispatch, actor: Actor, contract_id: int, data: object) -> dict:
-    row = _contract(session, actor, contract_id, DESK)
+    row = _contract(session, actor, contract_id, DELIVER)
     now = utc_now()
     draft = rules.parse_lesson(data, now)
     lessons = _lessons(session, row.id)
@@ -499,8 +512,8 @@ def _confirm(session: Session, dispatch: Dispatch, actor: Actor, contract_id: ob
     lesson = session.scalar(select(Lesson).where(Lesson.contract_id == row.id, Lesson.lesson_no == no))
     if lesson is None:
         raise NotFound(f"合同{row.contract_no}没有第{no}次课", field="lesson_no")
-    if lesson.confirmation != "pending":
-        return lesson_view(lesson)  # confirmed already (by the parent or deemed): nothing changes
+    if not parent_rules.check_confirmable(lesson.confirmation, deemed=how == "deemed"):
+        return lesson_view(lesson)  # confirmed already (by the parent or deemed), or disputed: nothing changes
     before = lesson_view(lesson)
     lesson.confirmation, lesson.confirmed_at = how, utc_now()
     audit_trail.append(session, actor, "escrow.confirm_lesson", "contract", row.id, before, lesson_view(lesson),
@@ -512,8 +525,9 @@ def _confirm(session: Session, dispatch: Dispatch, actor: Actor, contract_id: ob
 
 
 def confirm_lesson(session: Session, dispatch: Dispatch, actor: Actor, contract_id: int, lesson_no: int) -> dict:
-    """The parent confirms the lesson (recorded at the desk); its fee becomes releasable."""
-    return _confirm(session, dispatch, actor, contract_id, lesson_no, "confirmed", DESK)
+    """The parent confirms the lesson (by the contract code, or recorded at the desk); its fee becomes
+    releasable. Confirming a disputed lesson withdraws the dispute."""
+    return _confirm(session, dispatch, actor, contract_id, lesson_no, "confirmed", CONFIRM)
 
 
 def deem_lesson_confirmed(session: Session, dispatch: Dispatch, actor: Actor, contract_id: int,
@@ -537,7 +551,7 @@ def refund_view(row: Refund, county_rules: rules.EscrowRules | None = None) -> d
 
 
 def request_refund(session: Session, dispatch: Dispatch, actor: Actor, contract_id: int, data: object) -> dict:
-    row = _contract(session, actor, contract_id, DESK)
+    row = _contract(session, actor, contract_id, ASK_REFUND)
     amount, reason = rules.parse_refund_request(data, row.channel)
     refunds = _refunds(session, row.id)
     delivered = sum(x.fee_fen for x in _lessons(session, row.id))
@@ -561,7 +575,8 @@ def request_refund(session: Session, dispatch: Dispatch, actor: Actor, contract_
 def _refund(session: Session, actor: Actor, refund_id: object, action: str) -> tuple[Refund, Contract]:
     refund = _get(session, Refund, refund_id, "refund_id", "退费申请")
     contract = session.get(Contract, refund.contract_id)
-    authorize(actor, action, contract.division_code)
+    authorize(actor, action, contract.division_code, institution_id=contract.institution_id,
+              contract_code=contract.access_code)
     return refund, contract
 
 
@@ -582,8 +597,8 @@ def _answered(session, dispatch, actor, refund: Refund, contract: Contract) -> N
 
 
 def answer_refund(session: Session, dispatch: Dispatch, actor: Actor, refund_id: int, data: object) -> dict:
-    """The institution's answer, recorded at the desk, within the answer period."""
-    refund, contract = _refund(session, actor, refund_id, DESK)
+    """The institution's answer (its own account, or recorded at the desk), within the answer period."""
+    refund, contract = _refund(session, actor, refund_id, ANSWER_REFUND)
     decision, answer = rules.parse_refund_answer(data)
     county_rules = monitoring.rules_for(session, contract.division_code)
     deadline = workday_deadline(refund.requested_at, county_rules.refund_answer_workdays)
@@ -628,7 +643,7 @@ def record_refund_paid(session: Session, dispatch: Dispatch, actor: Actor, refun
 
 
 def list_refunds(session: Session, actor: Actor, institution_id: object = None, status: object = None) -> dict:
-    authorize(actor, READ)
+    institution_id = monitoring.authorize_list(actor, READ, institution_id)
     query = (select(Refund, Contract).join(Contract, Contract.id == Refund.contract_id)
              .where(Contract.division_code.startswith(scope_prefix(actor.division_code))))
     if institution_id not in (None, ""):

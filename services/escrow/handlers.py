@@ -82,7 +82,7 @@ def _load(session: Session, actor: Actor, institution_id: int) -> EnrolmentEligi
     row = session.get(EnrolmentEligibility, institution_id)
     if row is None:
         raise NotFound(f"资金监管尚无机构 {institution_id} 的记录", field="institution_id")
-    authorize(actor, "escrow.read", row.division_code)
+    authorize(actor, "escrow.read", row.division_code, institution_id=row.institution_id)
     return row
 
 

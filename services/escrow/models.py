@@ -109,6 +109,8 @@ class Contract(Base):
     signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(20))  # active | completed | refunded
     receipt_matched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the parent's contract code (家长端, parent_rules.py): printed on the contract and as a QR code
+    access_code: Mapped[str | None] = mapped_column(String(16), unique=True, index=True, nullable=True)
 
 
 class Lesson(Base):
@@ -124,8 +126,10 @@ class Lesson(Base):
     hours: Mapped[int] = mapped_column(Integer)
     fee_fen: Mapped[int] = mapped_column(BigInteger)
     delivered_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    confirmation: Mapped[str] = mapped_column(String(20))  # pending | confirmed | deemed
+    confirmation: Mapped[str] = mapped_column(String(20))  # pending | confirmed | deemed | disputed
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    dispute_reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # the parent's, when disputed
+    disputed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class Refund(Base):

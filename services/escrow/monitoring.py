@@ -20,9 +20,9 @@ from services.common.divisions import county_of, is_within, scope_prefix, valida
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import make_event
 from services.common.idempotency import apply_once
-from services.common.identity import Actor
+from services.common.identity import Actor, DepartmentKind
 from services.common.logging import get_logger
-from services.common.policy import authorize
+from services.common.policy import authorize, check_bound
 from services.common.workdays import SHANGHAI, today_shanghai
 
 from . import alerts
@@ -52,7 +52,7 @@ def who(actor: Actor) -> str:
 
 
 def event(event_type: str, data: dict, division_code: str, actor: Actor | None = None) -> tuple[str, dict]:
-    return event_type, make_event(SOURCE, event_type, data, division_code, actor.to_dict() if actor else None)
+    return event_type, make_event(SOURCE, event_type, data, division_code, actor.public_dict() if actor else None)
 
 
 def publish(dispatch: Dispatch, events: Iterable[tuple[str, dict]]) -> None:
@@ -376,9 +376,12 @@ ALERT_FILTERS = ("institution_id", "kind", "status", "township_code")
 
 
 def list_alerts(session: Session, actor: Actor, limit: int, offset: int, filters: object = None) -> dict:
-    authorize(actor, "escrow.read")
     if filters is not None and not isinstance(filters, dict):
         raise ValidationFailed("筛选条件应为 JSON 对象", field="filters")
+    filters = dict(filters or {})
+    own = authorize_list(actor, "escrow.read", filters.get("institution_id"))
+    if own not in (None, ""):
+        filters["institution_id"] = own
     query = select(Alert).where(Alert.division_code.startswith(scope_prefix(actor.division_code)))
     applied = {}
     for key, value in (filters or {}).items():
@@ -418,7 +421,7 @@ def _alert(session: Session, actor: Actor, alert_id: object, action: str) -> Ale
     row = session.get(Alert, alert_id)
     if row is None:
         raise NotFound(f"没有编号为 {alert_id} 的预警", field="alert_id")
-    authorize(actor, action, row.division_code)
+    authorize(actor, action, row.division_code, institution_id=row.institution_id)
     return row
 
 
@@ -447,8 +450,30 @@ def institutions_in(session: Session, actor: Actor, institution_id: int, action:
     row = session.get(EnrolmentEligibility, institution_id)
     if row is None:
         raise NotFound(f"资金监管尚无机构 {institution_id} 的记录", field="institution_id")
-    authorize(actor, action, row.division_code)
+    authorize(actor, action, row.division_code, institution_id=row.institution_id)
     return row
+
+
+def own_institution(actor: Actor, institution_id: object) -> object:
+    """A list's institution filter: an institution account's own institution (asking for another is
+    refused); any other actor's filter as given."""
+    if actor.department_kind is not DepartmentKind.institution:
+        return institution_id
+    if institution_id not in (None, ""):
+        try:
+            asked = int(institution_id)
+        except (TypeError, ValueError):
+            raise ValidationFailed("机构编号应为整数", field="institution_id") from None
+        check_bound(actor, asked)
+    return actor.institution_id
+
+
+def authorize_list(actor: Actor, action: str, institution_id: object) -> object:
+    """authorize() for a list: an institution account only over its own institution (the filter
+    returned), a parent never."""
+    institution_id = own_institution(actor, institution_id)
+    authorize(actor, action, institution_id=institution_id if isinstance(institution_id, int) else None)
+    return institution_id
 
 
 def get_position(session: Session, actor: Actor, institution_id: object) -> dict:

@@ -420,7 +420,8 @@ def check_amount(draft: ChargeDraft, fee_item: FeeItemFacts) -> None:
 
 # -- lessons: 一课一消 ---------------------------------------------------------------------------
 
-CONFIRMATION_NAMES = {"pending": "待确认", "confirmed": "家长已确认", "deemed": "逾期视为确认"}
+CONFIRMATION_NAMES = {"pending": "待确认", "confirmed": "家长已确认", "deemed": "逾期视为确认",
+                      "disputed": "家长有异议"}  # disputed: not releasable (parent_rules.py)
 CONTRACT_STATUS_NAMES = {"active": "履行中", "completed": "已完成", "refunded": "已退费"}
 
 

@@ -13,6 +13,7 @@ from services.common.service_kit import paging, rpc
 from . import handlers
 from .models import OutboxRow, audit_trail
 from . import desk, monitoring  # issue 4: the prepaid-fee desk and early warning
+from . import portal  # issue 14: 机构端 and 家长端 of 一课一消
 
 
 class EscrowService(service_kit.ServiceBase):
@@ -139,6 +140,25 @@ class EscrowService(service_kit.ServiceBase):
     def deem_lesson_confirmed(self, actor, contract_id, lesson_no):
         """The platform, when the confirmation period ran out; a no-op if already confirmed."""
         return desk.deem_lesson_confirmed(self.db, self.dispatch, self.actors.verify(actor), contract_id, lesson_no)
+
+    # -- 机构端 and 家长端 (issue 14): the bound actors' own records ----------------------------------
+
+    @rpc
+    def open_contract_by_code(self, actor):
+        """The parent's view of the contract whose code the (parent) actor carries."""
+        return portal.open_by_code(self.db, self.actors.verify(actor))
+
+    @rpc
+    def dispute_lesson(self, actor, contract_id, lesson_no, data):
+        return portal.dispute_lesson(self.db, self.dispatch, self.actors.verify(actor), contract_id, lesson_no, data)
+
+    @rpc
+    def find_contract(self, actor, contract_no):
+        return portal.find_contract(self.db, self.actors.verify(actor), contract_no)
+
+    @rpc
+    def reissue_contract_code(self, actor, contract_id):
+        return portal.reissue_code(self.db, self.dispatch, self.actors.verify(actor), contract_id)
 
     @rpc
     def request_refund(self, actor, contract_id, data):

@@ -72,9 +72,10 @@ def actor_for(user: User, dept: Department) -> Actor:
         display_name=user.display_name,
         department_id=dept.id,
         department_kind=DepartmentKind(dept.kind),
-        department_name=dept.name,
+        department_name=user.institution_name or dept.name,  # an institution account: the institution's name
         division_code=dept.division_code,
         roles=tuple(user.roles.split(",")),
+        institution_id=user.institution_id,  # set only on an institution's account (institution_accounts.py)
     )
 
 

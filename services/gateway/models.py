@@ -48,6 +48,9 @@ class User(Base):
     roles: Mapped[str] = mapped_column(String(100))  # comma-separated Role values
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # an institution's account (机构端, issue 14): the one institution it acts for, its name as the header shows
+    institution_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    institution_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class AuditEntry(AuditEntryMixin, Base):

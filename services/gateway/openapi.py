@@ -197,6 +197,18 @@ ROUTES: dict[tuple[str, str], dict] = {
     ("GET", "/api/reports/escrow-summary"): {"query": [q("as_of", DATE), q("division", DIVISION_CODE)]},
     ("GET", "/api/reports/institution-counts"): {"query": [q("as_of", DATE), q("division", DIVISION_CODE)]},
     ("GET", "/api/reports/charts"): {"query": [q("division", DIVISION_CODE), q("from", DATE), q("to", DATE)]},
+    # 机构端 and 家长端 (issue 14)
+    ("POST", "/api/institutions/<int:institution_id>/accounts"): {
+        "summary": "开通机构端账户（教体局负责人；该账户只能办理本机构业务）",
+        "body": obj(("username", "password"), username=TEXT, password=TEXT, display_name=TEXT),
+    },
+    ("GET", "/api/escrow/contract-search"): {"query": [q("contract_no", TEXT, required=True)]},
+    ("POST", "/api/escrow/contracts/<int:contract_id>/lessons/<int:lesson_no>/dispute"): {"body": obj(("reason",), reason=TEXT)},
+    ("POST", "/api/public/contracts/<string:code>/lessons/<int:lesson_no>/dispute"): {
+        "summary": "家长凭合同码对一次课提出异议（无需登录；按客户端限流）", "body": obj(("reason",), reason=TEXT)},
+    ("POST", "/api/public/contracts/<string:code>/refunds"): {
+        "summary": "家长凭合同码申请退费（无需登录；按客户端限流）",
+        "body": obj(("amount_fen", "reason"), amount_fen={"type": "integer", "minimum": 0}, reason=TEXT)},
 }
 
 # -- the document ----------------------------------------------------------------------------------

@@ -176,7 +176,7 @@ def institution_detail(session: Session, row: Institution) -> dict:
 def get_institution(session: Session, actor: Actor, institution_id: int) -> dict:
     """The record with its full dated status history."""
     row = _load(session, institution_id)
-    authorize(actor, "registry.read", row.division_code)
+    authorize(actor, "registry.read", row.division_code, institution_id=row.id)
     return institution_detail(session, row)
 
 

@@ -155,7 +155,7 @@ def _course_event_data(row: Institution, course: Course) -> dict:
 
 def publish_course(session: Session, dispatch: Dispatch, actor: Actor, institution_id: int, data: object) -> dict:
     row = _load(session, institution_id)
-    authorize(actor, "registry.update_records", row.division_code)
+    authorize(actor, "registry.courses", row.division_code, institution_id=row.id)
     status = domain.Status(row.status)
     if status is not domain.Status.operating:
         raise Conflict(f"机构当前为“{domain.STATUS_NAMES[status]}”，不能发布课程", field="institution_id")
@@ -181,7 +181,7 @@ def withdraw_course(session: Session, dispatch: Dispatch, actor: Actor, course_i
     if course is None:
         raise NotFound(f"课程 {course_id} 不存在", field="course_id")
     row = _load(session, course.institution_id)
-    authorize(actor, "registry.update_records", row.division_code)
+    authorize(actor, "registry.courses", row.division_code, institution_id=row.id)
     if course.state == "withdrawn":
         return course_view(course)
     before = course_view(course)
@@ -197,7 +197,7 @@ def withdraw_course(session: Session, dispatch: Dispatch, actor: Actor, course_i
 
 def list_courses(session: Session, actor: Actor, institution_id: int) -> dict:
     row = _load(session, institution_id)
-    authorize(actor, "registry.read", row.division_code)
+    authorize(actor, "registry.read", row.division_code, institution_id=row.id)
     items = session.scalars(select(Course).where(Course.institution_id == row.id).order_by(Course.id)).all()
     return {"institution_id": row.id, "items": [course_view(c) for c in items]}
 

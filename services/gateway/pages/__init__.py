@@ -14,7 +14,9 @@ from .complaints import ComplaintPages
 from .escrow import EscrowPages
 from .home_figures import HomeFigures
 from .inspection import InspectionPages
+from .institution_portal import InstitutionPortalPages
 from .institutions import InstitutionPages
+from .parent import ParentPages
 from .public import PublicPages
 from .reports import ReportPages
 from .session import PageBase
@@ -23,7 +25,8 @@ from .supervision import SupervisionPages
 
 
 class PagesMixin(PageBase, CasePages, InstitutionPages, ComplaintPages, ReportPages, InspectionPages,
-                 EscrowPages, SupervisionPages, AdminPages, PublicPages, SettingsPages, HomeFigures):
+                 EscrowPages, SupervisionPages, AdminPages, PublicPages, SettingsPages, HomeFigures,
+                 InstitutionPortalPages, ParentPages):  # issue 14: 机构端, 家长端
     """Every desk's pages, one module per desk; GatewayService inherits this."""
 
 

@@ -50,6 +50,7 @@ class InstitutionPages:
             complaints=complaints, cases=cases, process_names=PROCESS_NAMES,
             townships=self._townships(actor),
             may_open=can(actor, "registry.apply_conversion"),
+            portal_accounts=attempt(self._portal_accounts, actor, inst),  # 机构端 accounts (issue 14)
         )
 
     @page("GET", "/ui/institutions/<int:institution_id>")

@@ -108,6 +108,8 @@ class PageBase:
     @page("GET", "/ui/")
     def page_home(self, request):
         actor, _, _ = self._page_actor(request)
+        if actor.department_kind is K.institution:  # an institution's account has its own pages (机构端)
+            return redirect("/ui/portal")
         inbox = self.registry.list_inbox(self._signed(request))["items"]
         extra = {}
         if actor.department_kind in (K.education, K.supervision_office, K.market_regulation):

@@ -29,6 +29,7 @@
     if (toggle) { document.getElementById(toggle.getAttribute("data-toggle")).classList.toggle("open"); }
     var back = event.target.closest("[data-back]");
     if (back) { event.preventDefault(); history.back(); }
+    if (event.target.closest("[data-print]")) { window.print(); }
   });
 
   document.addEventListener("change", function (event) {  // a hidden file input: say which file was picked
