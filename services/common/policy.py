@@ -33,6 +33,8 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "registry.attach_case_document": frozenset({K.education, K.civil_affairs, K.market_regulation}),
     "registry.lapse_academic_scope": frozenset({K.system}),
     "registry.manage_county_settings": frozenset({K.education, K.ops}),
+    # the State Council's holiday schedule (issue 13): the bureau's admins and 运维
+    "calendar.load_schedule": frozenset({K.education, K.ops}),
     "escrow.read": frozenset({K.education, K.market_regulation, K.ops, K.system}),
     # bank statements (对账单) into the bank feed: the bureau supervising the money, and ops
     "escrow.import_statement": frozenset({K.education, K.ops}),
@@ -98,6 +100,7 @@ REQUIRED_ROLES: dict[str, Role] = {
     "supervision.manage_settings": Role.leader,
     "reporting.submit": Role.leader,
     "audit.verify": Role.admin,
+    "calendar.load_schedule": Role.admin,
 }
 
 

@@ -190,10 +190,11 @@ def replace_year(year: int, days: list[ScheduleDay]) -> None:
         _current = _current.overlay({year: days})
 
 
-def next_year_status(now: datetime) -> dict:
+def next_year_status(now: datetime, calendar: WorkCalendar | None = None) -> dict:
     """Whether next year's official schedule is known, and whether it is time to say so (Nov 1st on)."""
+    calendar = calendar or current()
     today = now.astimezone(SHANGHAI).date()
     year = today.year + 1
-    official = current().is_official(year)
-    return {"year": year, "official": official, "source": current().source(year),
+    official = calendar.is_official(year)
+    return {"year": year, "official": official, "source": calendar.source(year),
             "missing_notice": (not official) and today.month >= 11}
