@@ -15,16 +15,12 @@ from services.common.clock import iso_utc, utc_now
 from services.common.errors import ValidationFailed
 from services.common.events import make_event
 from services.common.identity import Actor
-from services.common.outbox import Dispatch
 from services.common.policy import authorize
 
+from .handlers import Dispatch, _who
 from .models import CalendarYear, audit_trail
 
 SOURCE = "registry"
-
-
-def _who(actor: Actor) -> str:
-    return f"{actor.department_label}/{actor.display_name}"
 
 
 def _calendar(session: Session) -> workcalendar.WorkCalendar:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workflows.calendar_contract import CalendarSchedule
+
 WORKFLOW_NAME = "PrepaidContract"
 QUERY_STATE = "state"
 SIGNAL_LESSON_DELIVERED = "lesson_delivered"
@@ -73,6 +75,7 @@ class ContractState:
 class DeadlineRequest:
     start: str
     workdays: int
+    schedules: list[CalendarSchedule] = field(default_factory=list)  # loaded schedules the workflow was told
 
 
 @dataclass
