@@ -110,3 +110,10 @@ def test_year_days_lists_holidays_and_make_up_days():
     assert listed["2026-10-01"]["kind"] == REST
     assert listed["2026-09-20"]["kind"] == WORK  # a make-up Sunday before National Day
     assert "2026-09-21" not in listed  # an ordinary Monday
+
+
+def test_past_the_lunar_table_a_deadline_is_still_computed():
+    # the time-skipping test server runs decades ahead; 元旦 and 国庆 still count there
+    cal = WorkCalendar()
+    assert not cal.is_workday(date(2107, 10, 1))
+    assert cal.deadline(datetime(2107, 3, 1, tzinfo=SHANGHAI), 10).provisional

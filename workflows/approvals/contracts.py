@@ -72,7 +72,7 @@ class HistoryEntry:
     seq: int
     step: str
     step_title: str
-    action: str  # an ACTIONS key, or started / reminded / escalated / checked / waiting / completed
+    action: str  # an ACTIONS key, or started / reminded / escalated / rescheduled / checked / waiting / completed
     department: str
     actor: str  # "部门/姓名", or "系统"
     at: str  # ISO 8601

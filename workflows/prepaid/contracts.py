@@ -69,6 +69,7 @@ class ContractState:
     lessons: list[Pending] = field(default_factory=list)
     refunds: list[Pending] = field(default_factory=list)
     deemed: list[Deemed] = field(default_factory=list)
+    schedules: list[CalendarSchedule] = field(default_factory=list)  # loaded holiday schedules told (issue 13)
 
 
 @dataclass
