@@ -39,7 +39,7 @@ def load_calendar_schedule(session: Session, dispatch: Dispatch, actor: Actor, d
     authorize(actor, "calendar.load_schedule")
     rows = data.get("days") if isinstance(data, dict) else data
     schedules = parse_schedule(rows)
-    now, loaded = utc_now(), []
+    now, loaded, announced = utc_now(), [], []
     for year, days in schedules.items():
         row = session.get(CalendarYear, year, with_for_update=True)
         before = _year_view(row)
@@ -55,9 +55,12 @@ def load_calendar_schedule(session: Session, dispatch: Dispatch, actor: Actor, d
                            actor.division_code, now)
         dispatch(calendar_copy.EVENT,
                  make_event(SOURCE, calendar_copy.EVENT, after, actor.division_code, actor.to_dict(), now))
+        announced.append(after)
         loaded.append({"year": year, "version": row.version, "rest_days": sum(d.kind == workcalendar.REST for d in days),
                        "work_days": sum(d.kind == workcalendar.WORK for d in days)})
     session.commit()  # the schedules and their events together
+    for after in announced:
+        calendar_copy.apply_to_process(after)  # this process's case deadlines at once
     return {"loaded": loaded}
 
 

@@ -6,13 +6,14 @@ from pathlib import Path
 from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
 from services.common.outbox import OutboxDispatcher
 
+from services.common.calendar_copy import CalendarCopy
 from services.common.db import Database
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import paging, rpc
 
 from . import cases, enforcement, handlers
 from . import case_attachments  # issue 7: documents attached to cases
-from .models import OutboxRow, audit_trail
+from .models import CalendarYear, OutboxRow, audit_trail
 from . import imports, records  # issue 3: records, ledger import
 from . import holiday_schedules  # issue 13: the loaded holiday schedules (owner)
 from .dependencies import IdNumberDigest
@@ -29,6 +30,7 @@ class RegistryService(service_kit.ServiceBase):
     db = Database(Path(__file__).parent / "migrations")
     dispatch = OutboxDispatcher(OutboxRow)  # events into the outbox, committed with the change; dispatch.many()
     id_digest = IdNumberDigest()
+    calendar = CalendarCopy(CalendarYear)  # case deadlines say whether they are provisional (issue 13)
 
     @rpc
     def register_institution(self, actor, data):
