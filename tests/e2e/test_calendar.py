@@ -5,6 +5,7 @@ missing (from November), and `shuangjian calendar load` ends both and moves the 
 Everything lives in 老洲镇 (340722110), which no other end-to-end test uses."""
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import date, datetime
@@ -88,6 +89,20 @@ def test_provisional_until_the_schedule_is_loaded(platform, tmp_path):
     calendar_page = page(platform, admin, f"/ui/calendar?year={missing[-1]}")
     assert "已导入的国务院放假安排" in calendar_page and "调休上班" in calendar_page
     assert education.get("/api/calendar", year=str(missing[-1]))["source"] == "loaded"
+
+    # the page's upload: a bad file is refused row by row and nothing changes; a good one replaces the year
+    year = missing[-1]
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', calendar_page).group(1)
+    post = lambda name, text: requests.post(  # noqa: E731
+        platform["url"] + "/ui/calendar", cookies={"sj_session": admin.token}, data={"csrf_token": csrf},
+        files={"file": (name, text.encode("gbk"), "text/csv")}, allow_redirects=False, timeout=60)
+    wednesday = next(date(year, 3, d) for d in range(1, 8) if date(year, 3, d).weekday() == 2)
+    bad = post("放假安排.csv", schedule_csv(year) + f"{wednesday.isoformat()},班,周三\n")
+    assert bad.status_code == 400 and "本就是工作日" in bad.text
+    assert education.get("/api/calendar", year=str(year))["version"] == 1
+    good = post("放假安排.csv", schedule_csv(year))
+    assert good.status_code == 303 and f"year={year}" in good.headers["Location"]
+    assert education.get("/api/calendar", year=str(year))["version"] == 2
     # the workflows process moved the running timers (the Rectification of this order among them)
     signalled = wait_until(lambda: [line for log in (platform["var"] / "log").glob("*.log")
                                     for line in log.read_text(errors="replace").splitlines()
