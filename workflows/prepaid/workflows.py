@@ -48,6 +48,7 @@ class PrepaidContract:
     def __init__(self, state: ContractState) -> None:
         self._state = state
         self._changed = 0
+        self._recompute = False
 
     @workflow.signal(name=SIGNAL_LESSON_DELIVERED)
     def lesson_delivered(self, lesson: LessonDelivered) -> None:
@@ -74,8 +75,7 @@ class PrepaidContract:
     @workflow.signal(name=SIGNAL_CALENDAR_CHANGED)
     def calendar_changed(self, schedule: CalendarSchedule) -> None:
         self._state.schedules = merged(self._state.schedules, schedule)
-        for pending in [*self._state.lessons, *self._state.refunds]:
-            pending.deadline = None  # computed again on the new schedule
+        self._recompute = True  # the run loop clears the deadlines where no activity is in flight
         self._changed += 1
 
     @workflow.query(name=QUERY_STATE)
@@ -85,13 +85,19 @@ class PrepaidContract:
     @workflow.run
     async def run(self, state: ContractState) -> ContractState:
         while True:
+            seen = self._changed
+            if self._recompute:
+                self._recompute = False
+                for pending in [*self._state.lessons, *self._state.refunds]:
+                    pending.deadline = None  # computed again on the new schedule
             await self._fill_deadlines()
             if not self._state.lessons and not self._state.refunds:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self._state.lessons and not self._state.refunds:
                     return self._state
                 continue
-            seen = self._changed
+            if self._changed != seen:
+                continue  # a signal came while deadlines were computed: compute again
             due = min(_at(p.deadline) for p in [*self._state.lessons, *self._state.refunds])
             wait = due - workflow.now()
             if wait > timedelta(0):
