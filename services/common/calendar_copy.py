@@ -78,6 +78,20 @@ def apply_to_process(data: dict) -> None:
     workcalendar.replace_year(int(data["year"]), schedule_days(data["days"]))
 
 
+def calendar_with(data: dict) -> workcalendar.WorkCalendar:
+    """The process calendar with the event's year laid over: to recompute deadlines in the event's
+    transaction before the process calendar itself changes (after the commit)."""
+    return workcalendar.current().overlay({int(data["year"]): schedule_days(data["days"])})
+
+
+def apply_stored_year(session: Session, model, data: dict) -> None:
+    """After the commit: the process calendar takes the year as stored (the newest version, which a
+    late event does not replace), so no view shows the new calendar before the rows it moved."""
+    row = session.get(model, int(data["year"]))
+    if row is not None:
+        workcalendar.replace_year(row.year, schedule_days(row.days))
+
+
 class CalendarCopy(DependencyProvider):
     """Keeps the process calendar in step with the service's `calendar_years` table."""
 

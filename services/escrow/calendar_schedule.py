@@ -12,9 +12,10 @@ from .models import CalendarYear, ProcessedEvent
 
 
 def _store(session: Session, event: dict) -> None:
-    if calendar_copy.store_year(session, CalendarYear, event["data"]):
-        calendar_copy.apply_to_process(event["data"])
+    calendar_copy.store_year(session, CalendarYear, event["data"])
 
 
 def apply_calendar_schedule_loaded(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _store)
+    applied = apply_once(session, ProcessedEvent, event, _store)
+    calendar_copy.apply_stored_year(session, CalendarYear, event["data"])  # after the commit
+    return applied

@@ -10,7 +10,6 @@ from services.common import calendar_copy
 from services.common.clock import utc_now
 from services.common.idempotency import apply_once
 from services.common.logging import get_logger
-from services.common.workdays import workday_deadline
 
 from . import complaint_rules
 from .campaign_models import InspectionOrder
@@ -25,19 +24,20 @@ def _recompute(session: Session, event: dict) -> None:
     data = event["data"]
     if not calendar_copy.store_year(session, CalendarYear, data):
         return  # an equal or newer schedule of that year is already applied
-    calendar_copy.apply_to_process(data)
+    calendar = calendar_copy.calendar_with(data)
     orders = session.scalars(select(InspectionOrder).where(InspectionOrder.status == "open")
                              .with_for_update()).all()
     moved = 0
     for order in orders:
-        due = workday_deadline(order.issued_at, order.deadline_workdays)
+        due = calendar.deadline(order.issued_at, order.deadline_workdays).at
         if due != order.deadline_at:
             order.deadline_at, moved = due, moved + 1
     complaints = session.scalars(select(Complaint).where(Complaint.status.in_(complaint_rules.AWAITING_REPLY))
                                  .with_for_update()).all()
     now = utc_now()
     for row in complaints:
-        due = complaint_rules.deadline_for(row.received_at, _settings(session, row.division_code), row.department)
+        days = complaint_rules.sla_days(_settings(session, row.division_code), row.department)
+        due = calendar.deadline(row.received_at, days).at
         if due != row.deadline_at:
             row.deadline_at, moved = due, moved + 1
             if not complaint_rules.is_overdue(row.status, due, now):
@@ -47,4 +47,6 @@ def _recompute(session: Session, event: dict) -> None:
 
 
 def apply_calendar_schedule_loaded(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _recompute)
+    applied = apply_once(session, ProcessedEvent, event, _recompute)
+    calendar_copy.apply_stored_year(session, CalendarYear, event["data"])  # committed: views follow now
+    return applied
