@@ -34,8 +34,11 @@ class CalendarYearMixin:
     loaded_by: Mapped[str] = mapped_column(String(100))
 
 
-def create_table(op, sa) -> None:
-    """For each service's Alembic revision (the same columns as CalendarYearMixin)."""
+def upgrade() -> None:
+    """Each service's Alembic revision imports this and `downgrade` (the columns of CalendarYearMixin)."""
+    import sqlalchemy as sa
+    from alembic import op
+
     op.create_table(
         "calendar_years",
         sa.Column("year", sa.Integer, primary_key=True),
@@ -44,6 +47,12 @@ def create_table(op, sa) -> None:
         sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("loaded_by", sa.String(100), nullable=False),
     )
+
+
+def downgrade() -> None:
+    from alembic import op
+
+    op.drop_table("calendar_years")
 
 
 def schedule_days(days: list[dict]) -> list[ScheduleDay]:
