@@ -143,3 +143,38 @@ async def test_a_pending_lesson_is_deemed_confirmed_on_the_loaded_schedule(fresh
         final = await handle.result()
     assert [(d.key, datetime.fromisoformat(d.deadline).date()) for d in final.deemed] == [(4, date(2027, 1, 21))]
     assert escrow.lessons == [(contract_id, 4)]
+
+
+@pytest.mark.timeout(60)
+async def test_an_approval_step_is_rescheduled_and_the_registry_told(fresh_time_env, task_queue):
+    from dataclasses import replace
+
+    from workflows.approvals.workflows import ConversionApproval
+
+    from .test_approvals import FakeServices, case_input
+
+    time_env, services = fresh_time_env, FakeServices()
+    opened = datetime(2027, 1, 4, 10, tzinfo=SHANGHAI)  # a Monday; 5 working days for 教体局
+    if await time_env.get_current_time() > opened:
+        pytest.skip("the clock has passed 2027-01-04")
+    async with serving(time_env.client, task_queue, [ConversionApproval], services.activities(), HANDLES):
+        params = replace(case_input(), opened_at=opened.isoformat())
+        handle = await time_env.client.start_workflow(ConversionApproval.run, params, id=params.workflow_id,
+                                                      task_queue=task_queue)
+        HANDLES.append(handle)
+
+        async def deadline():
+            while True:
+                state = await handle.query(ConversionApproval.state)
+                if state.deadline:
+                    return datetime.fromisoformat(state.deadline).date()
+
+        assert await deadline() == date(2027, 1, 11)  # statutory 2027: no make-up Saturday known
+        await handle.signal(ConversionApproval.calendar_changed, schedule_2027())
+        while (due := await deadline()) == date(2027, 1, 11):
+            pass
+        assert due == date(2027, 1, 9)  # the notice's Saturday 2027-01-09 is a working day
+        while not any(r.entry.action == "rescheduled" for r in services.records):
+            await time_env.sleep(timedelta(seconds=1))
+        moved = next(r for r in services.records if r.entry.action == "rescheduled")
+        assert datetime.fromisoformat(moved.deadline).date() == date(2027, 1, 9)  # what the registry shows
