@@ -129,6 +129,17 @@ def cmd_escrow_import_statement(args) -> int:
     return import_statement(_client(args), args.file, progress=not args.no_progress)
 
 
+def cmd_calendar_load(args) -> int:
+    from .calendar_load import load_schedule
+
+    return load_schedule(_client(args), args.file)
+
+
+def cmd_calendar_show(args) -> int:
+    print(dumps(_client(args).get("/api/calendar", year=args.year)))
+    return 0
+
+
 def cmd_report(args) -> int:
     from . import reports
 
@@ -288,6 +299,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="载入演示县并演示主流程")
     _add_remote_options(demo)
     demo.set_defaults(func=cmd_demo)
+    calendar = sub.add_parser("calendar", help="工作日历：导入国务院放假安排").add_subparsers(dest="action", required=True)
+    cload = calendar.add_parser(
+        "load", help="导入某年的放假安排（.csv 或 .json），整年替换并重算进行中的期限",
+        description="CSV 表头 date,kind,name（或 日期,类型,名称），每行一天：kind 为 休（放假）或 班（周末调休上班）。"
+                    "JSON：[{\"date\": \"2027-01-01\", \"kind\": \"休\", \"name\": \"元旦\"}, …]。"
+                    "退出码：0 成功，1 文件有误（未保存），2 其他错误。",
+    )
+    cload.add_argument("file", help="放假安排 .csv（UTF-8 或 GBK）或 .json")
+    _add_remote_options(cload)
+    cload.set_defaults(func=cmd_calendar_load)
+    cshow = calendar.add_parser("show", help="某年的放假与调休（及其来源：已导入、内置或推算）")
+    cshow.add_argument("year", type=int)
+    _add_remote_options(cshow)
+    cshow.set_defaults(func=cmd_calendar_show)
+
     return parser
 
 

@@ -44,6 +44,7 @@ from workflows.approvals.activities import ApprovalActivities
 from workflows.approvals.bridge import ApprovalsBridge
 from workflows.approvals.workflows import ConversionApproval, ConversionDeadline, Deregistration
 from workflows.bridge import InstitutionRegisteredBridge
+from workflows.calendar_sync import CalendarBridge, load_from_registry
 from workflows.metrics import WorkflowMetricsInterceptor
 from workflows.escrow_scan.activities import ScanActivities
 from workflows.escrow_scan.schedule import ensure_scans
@@ -161,10 +162,12 @@ async def serve(stop: asyncio.Event) -> None:
         worker = build_worker(client, queue, activities, executor)
         bridge = InstitutionRegisteredBridge(client, queue, uri, loop)
         consumers = [ApprovalsBridge(client, queue, uri, loop), PrepaidBridge(client, queue, uri, loop),
-                     InspectionBridge(client, queue, uri, loop)]
+                     InspectionBridge(client, queue, uri, loop), CalendarBridge(client, queue, uri, loop)]
         rpc = RpcServer(WorkflowsService(client, signer, workflow_types=workflow_type_names()), uri, loop)
         metrics.SCRAPED.add(metrics.queue_depths(uri, "workflows", sorted(
             {q.name for c in (bridge, *consumers, rpc) for q in c.queues()})))
+        # the loaded holiday schedules before deadlines are computed (the registry may come up later)
+        loading_calendar = asyncio.create_task(load_from_registry(caller, deployment().root_code))
         running = asyncio.create_task(worker.run())
         await ensure_scans(client, queue, deployment().root_code)
         await ensure_report_schedules(client, queue, deployment().root_code)
@@ -188,6 +191,7 @@ async def serve(stop: asyncio.Event) -> None:
         if not running.done():
             await worker.shutdown()
         stopped.cancel()
+        loading_calendar.cancel()
         await running  # re-raises a worker failure: the process exits non-zero, the supervisor restarts it
     log.info("workflows_stopped")
 

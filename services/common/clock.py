@@ -1,14 +1,31 @@
 """Timestamps: stored in UTC, rendered with their offset (SQLite drops it on the way back)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
 
+_frozen: datetime | None = None  # set by `frozen_at` in tests only
+
+
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return _frozen if _frozen is not None else datetime.now(timezone.utc)
+
+
+@contextmanager
+def frozen_at(moment: datetime):
+    """Tests: `utc_now()` answers `moment` inside the block (a deadline opened on a given day)."""
+    global _frozen
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: give a timezone")
+    before, _frozen = _frozen, moment.astimezone(timezone.utc)
+    try:
+        yield
+    finally:
+        _frozen = before
 
 
 def iso_utc(value: datetime | None) -> str | None:

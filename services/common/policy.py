@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, frozenset[DepartmentKind]] = {
     "registry.attach_case_document": frozenset({K.education, K.civil_affairs, K.market_regulation}),
     "registry.lapse_academic_scope": frozenset({K.system}),
     "registry.manage_county_settings": frozenset({K.education, K.ops}),
+    # the State Council's holiday schedule (issue 13): the bureau's admins and 运维
+    "calendar.load_schedule": frozenset({K.education, K.ops}),
     # institution accounts and parents (issue 14) read only their own institution's / contract's records:
     # authorize() refuses a bound actor unless the service names the record's institution / code
     "escrow.read": frozenset({K.education, K.market_regulation, K.ops, K.system, K.institution, K.parent}),
@@ -119,6 +121,7 @@ REQUIRED_ROLES: dict[str, Role] = {
     "supervision.manage_settings": Role.leader,
     "reporting.submit": Role.leader,
     "audit.verify": Role.admin,
+    "calendar.load_schedule": Role.admin,
 }
 
 

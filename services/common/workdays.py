@@ -1,52 +1,47 @@
-"""Working days by the State Council holiday schedule, make-up days included (chinesecalendar).
+"""Working days for deadlines, on the process's calendar (services/common/workcalendar.py).
 
-For years the installed calendar does not yet cover, Monday–Friday are taken as working days
-(and `calendar_covers` says so): a deadline is never left uncomputed. Upgrade
-`chinesecalendar` each December when the next year's schedule is published.
+The calendar has three layers: a schedule loaded by the county (`shuangjian calendar load`), the
+State Council schedule packaged in chinesecalendar, and the statutory holidays computed for any
+year. A deadline counted on a year with neither official schedule is provisional
+(`workday_deadline_detail(...).provisional`, `deadline_provisional`).
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
-import chinese_calendar
-import chinese_calendar.constants
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-# the years whose State Council schedule the installed package knows
-_COVERED_YEARS = frozenset(d.year for d in chinese_calendar.constants.holidays)
+from . import workcalendar
+from .workcalendar import SHANGHAI, Deadline  # noqa: F401  (SHANGHAI: imported from here by many modules)
 
 
 def calendar_covers(day: date) -> bool:
-    return day.year in _COVERED_YEARS
+    """The year of `day` has an official schedule (loaded or packaged)."""
+    return workcalendar.current().is_official(day.year)
 
 
 def is_workday(day: date) -> bool:
-    if calendar_covers(day):
-        return chinese_calendar.is_workday(day)
-    return day.weekday() < 5
+    return workcalendar.current().is_workday(day)
 
 
 def add_workdays(start: date, days: int) -> date:
     """The date `days` working days after `start` (start itself not counted)."""
-    if days < 0:
-        raise ValueError("days must be >= 0")
-    current = start
-    remaining = days
-    while remaining:
-        current += timedelta(days=1)
-        if is_workday(current):
-            remaining -= 1
-    return current
+    return workcalendar.current().add_workdays(start, days)
 
 
 def workday_deadline(start: datetime, days: int) -> datetime:
     """End of the `days`-th working day after `start`, Shanghai time (23:59:59.999999)."""
-    local = start.astimezone(SHANGHAI)
-    due = add_workdays(local.date(), days)
-    return datetime.combine(due, time.max, tzinfo=SHANGHAI)
+    return workcalendar.current().deadline(start, days).at
+
+
+def workday_deadline_detail(start: datetime, days: int) -> Deadline:
+    return workcalendar.current().deadline(start, days)
+
+
+def deadline_provisional(start: datetime | None, deadline: datetime | None) -> bool:
+    """Whether a stored deadline was counted over a year without an official schedule (as of now)."""
+    if start is None or deadline is None:
+        return False
+    return workcalendar.current().provisional_between(start.astimezone(SHANGHAI).date(),
+                                                      deadline.astimezone(SHANGHAI).date())
 
 
 def today_shanghai(now: datetime | None = None) -> date:

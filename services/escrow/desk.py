@@ -18,7 +18,7 @@ from services.common.divisions import county_of, scope_prefix, validate_code
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.identity import Actor, DepartmentKind
 from services.common.policy import authorize
-from services.common.workdays import SHANGHAI, today_shanghai, workday_deadline
+from services.common.workdays import SHANGHAI, today_shanghai, workday_deadline, workday_deadline_detail
 
 from . import alerts, monitoring, parent_rules, rules
 from .models import (
@@ -459,7 +459,8 @@ def lesson_view(row: Lesson, county_rules: rules.EscrowRules | None = None) -> d
             "confirmed_at": iso_utc(row.confirmed_at), "dispute_reason": row.dispute_reason,
             "disputed_at": iso_utc(row.disputed_at)}
     if county_rules is not None and row.confirmation == "pending":
-        view["confirm_by"] = workday_deadline(row.delivered_at, county_rules.deemed_confirmation_workdays).isoformat()
+        due = workday_deadline_detail(row.delivered_at, county_rules.deemed_confirmation_workdays)
+        view["confirm_by"], view["confirm_by_provisional"] = due.at.isoformat(), due.provisional
     return view
 
 
@@ -546,7 +547,8 @@ def refund_view(row: Refund, county_rules: rules.EscrowRules | None = None) -> d
             "status": row.status, "status_name": rules.REFUND_STATUS_NAMES.get(row.status, row.status),
             "answered_at": iso_utc(row.answered_at), "answer": row.answer}
     if county_rules is not None and row.status == "requested":
-        view["answer_by"] = workday_deadline(row.requested_at, county_rules.refund_answer_workdays).isoformat()
+        due = workday_deadline_detail(row.requested_at, county_rules.refund_answer_workdays)
+        view["answer_by"], view["answer_by_provisional"] = due.at.isoformat(), due.provisional
     return view
 
 

@@ -7,11 +7,13 @@ from services.common.deadletter import event_handler  # nameko's, plus dead-lett
 from services.common.outbox import OutboxDispatcher
 
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
+from services.common.calendar_copy import EVENT as CALENDAR_LOADED, CalendarCopy
 from services.common.db import Database
 from services.common.service_kit import paging, rpc
 
 from . import handlers
-from .models import OutboxRow, audit_trail
+from . import calendar_schedule  # issue 13: a loaded holiday schedule (deadlines here are computed when shown)
+from .models import CalendarYear, OutboxRow, audit_trail
 from . import desk, monitoring  # issue 4: the prepaid-fee desk and early warning
 from . import portal  # issue 14: 机构端 and 家长端 of 一课一消
 
@@ -23,6 +25,12 @@ class EscrowService(service_kit.ServiceBase):
     metric_gauges = {"escrow_alerts_open": ("Open escrow alerts", monitoring.open_alert_count)}  # /metrics
 
     db = Database(Path(__file__).parent / "migrations")
+    calendar = CalendarCopy(CalendarYear)  # the process's working days follow the loaded schedules (issue 13)
+
+    @event_handler("registry", CALENDAR_LOADED)
+    def on_calendar_schedule_loaded(self, event):
+        applied = calendar_schedule.apply_calendar_schedule_loaded(self.db, event)
+        self.ctx.log.info("calendar_schedule_applied", event_id=event.get("event_id"), applied=applied)
     dispatch = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
     def _apply(self, event_type, event):

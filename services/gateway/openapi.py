@@ -144,6 +144,16 @@ ROUTES: dict[tuple[str, str], dict] = {
                                                                     end=DATE)},
                     reduction_baseline_date=DATE),
     },
+    ("GET", "/api/calendar"): {
+        "summary": "某年的放假安排与调休（来源：已导入、内置或法定节假日推算；后者为暂定）",
+        "query": [q("year", {"type": "integer", "minimum": 2000, "maximum": 2099}, "年份（默认今年）")],
+    },
+    ("GET", "/api/calendar/schedules"): {"summary": "已导入的国务院放假安排（每年一份）"},
+    ("POST", "/api/calendar/schedules"): {
+        "summary": "导入国务院放假安排（管理员或运维；逐日列出“休”和调休上班的“班”，整年替换并重算进行中的期限）",
+        "body": obj(("days",), days={"type": "array", "minItems": 1, "maxItems": 400, "items": obj(
+            ("date", "kind"), date=DATE, kind={"type": "string", "enum": ["休", "班"]}, name=TEXT)}),
+    },
     ("POST", "/api/public/complaints"): {
         "summary": "公众举报（无需登录；每 IP 每 10 分钟 5 次）",
         "body": obj(("content",), content=TEXT, institution_name=TEXT, institution_id=ID, township_code=TOWNSHIP_CODE,

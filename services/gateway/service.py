@@ -21,6 +21,7 @@ from . import identity
 from .api import HttpServer  # werkzeug's 404/405 in the one error shape
 from .sessions import SessionTokens, token_from_request
 from .routes import system
+from .routes import calendar as calendar_routes
 from .routes import complaints as complaint_routes, escrow as escrow_routes, inspection as inspection_routes
 from .routes import registry as registry_routes, reports as report_routes, supervision as supervision_routes
 from .routes import portal as portal_routes  # issue 14: 机构端 accounts and 家长端 by contract code
@@ -55,6 +56,7 @@ class GatewayService(
     supervision_routes.SupervisionRoutes,
     report_routes.ReportRoutes,
     portal_routes.PortalRoutes,
+    calendar_routes.CalendarRoutes,
 ):
     """Wiring only: dependencies and RPC proxies here, the routes in services/gateway/routes/."""
 

@@ -23,7 +23,7 @@ from services.common.identity import Actor, DepartmentKind
 from services.common.logging import get_logger
 from services.common.policy import authorize
 from services.common.service_kit import paging
-from services.common.workdays import SHANGHAI, workday_deadline
+from services.common.workdays import SHANGHAI, deadline_provisional, workday_deadline
 
 from . import campaign_rules as rules
 from .campaign_models import Campaign, EvidenceFile, InspectionOrder, InspectionRecord, Reinspection
@@ -398,6 +398,7 @@ def order_view(session: Session, order: InspectionOrder) -> dict:
         "institution_name": order.institution_name, "township_code": order.township_code,
         "kind": order.kind, "kind_name": rules.OUTCOMES[order.kind],
         "deadline_workdays": order.deadline_workdays, "deadline_at": iso_utc(order.deadline_at),
+        "deadline_provisional": deadline_provisional(order.issued_at, order.deadline_at),
         "referred_to": order.referred_to, "findings": order.findings, "issued_at": iso_utc(order.issued_at),
         "status": order.status, "status_name": rules.ORDER_STATUS_NAMES[order.status],
         "reinspection_due_at": iso_utc(order.reinspection_due_at), "closed_at": iso_utc(order.closed_at),

@@ -23,6 +23,7 @@ from services.common.logging import get_logger
 from services.common.policy import authorize
 from services.common.service_kit import paging
 from services.common.textfiles import decode_office_text
+from services.common.workdays import deadline_provisional
 
 from . import complaint_rules as rules
 from . import domain
@@ -83,6 +84,7 @@ def view(row: Complaint, as_of: datetime | None = None) -> dict:
         "status_name": rules.STATUS_NAMES.get(row.status, row.status), "verified": row.verified,
         "duplicate_of": row.duplicate_of, "department": row.department,
         "received_at": iso_utc(row.received_at), "deadline_at": iso_utc(row.deadline_at),
+        "deadline_provisional": deadline_provisional(row.received_at, row.deadline_at),
         "overdue": rules.is_overdue(row.status, row.deadline_at, as_of),
         "overdue_flagged_at": iso_utc(row.overdue_flagged_at), "reply": row.reply,
         "replied_at": iso_utc(row.replied_at), "closed_at": iso_utc(row.closed_at), "lead_id": row.lead_id,

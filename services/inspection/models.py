@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.common.calendar_copy import CalendarYearMixin
 from services.common.clock import UtcDateTime
 from services.common.audit import AuditEntryMixin, AuditHeadMixin, AuditTrail
 
@@ -92,3 +93,7 @@ audit_trail = AuditTrail("inspection", AuditEntry, AuditHead)
 class OutboxRow(OutboxMixin, Base):
     """Events written with the change that caused them; the relay publishes them (services/common/outbox.py)."""
 
+
+
+class CalendarYear(CalendarYearMixin, Base):
+    """A year's loaded holiday schedule (issue 13; the registry owns it, others keep a copy)."""

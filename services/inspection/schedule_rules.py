@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 
-import chinese_calendar
-
-from services.common.workdays import calendar_covers, is_workday
+from services.common import workcalendar
 
 OFFLINE_END = time(20, 30)
 ONLINE_END = time(21, 0)
@@ -53,11 +51,10 @@ def _hhmm(value: str) -> time:
 
 def _day_kind(day: date, vacations: list[tuple[date, date]]) -> tuple[str, str] | None:
     """(kind, label) if an academic class may not run on `day`, else None."""
-    if calendar_covers(day):
-        on_holiday, name = chinese_calendar.get_holiday_detail(day)
-        if on_holiday and name:
-            return "holiday_academic", HOLIDAY_NAMES.get(name, name)
-    if not is_workday(day):
+    workday, name = workcalendar.current().day_detail(day)
+    if not workday and name:
+        return "holiday_academic", HOLIDAY_NAMES.get(name, name)
+    if not workday:
         return "rest_day_academic", "休息日"
     for start, end in vacations:
         if start <= day <= end:

@@ -6,12 +6,14 @@ from pathlib import Path
 from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
 from services.common.outbox import OutboxDispatcher
 
+from services.common.calendar_copy import EVENT as CALENDAR_LOADED, CalendarCopy
 from services.common.db import Database
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import rpc
 
 from . import campaigns, complaints, handlers, leads, supervision
-from .models import OutboxRow, audit_trail
+from . import deadlines  # issue 13: a loaded holiday schedule moves running deadlines
+from .models import CalendarYear, OutboxRow, audit_trail
 
 
 class InspectionService(service_kit.ServiceBase):
@@ -20,6 +22,12 @@ class InspectionService(service_kit.ServiceBase):
     audit_read_actions = ("inspection.read", "inspection.complaint_read", "supervision.read")
 
     db = Database(Path(__file__).parent / "migrations")
+    calendar = CalendarCopy(CalendarYear)  # the process's working days follow the loaded schedules (issue 13)
+
+    @event_handler("registry", CALENDAR_LOADED)
+    def on_calendar_schedule_loaded(self, event):
+        applied = deadlines.apply_calendar_schedule_loaded(self.db, event)
+        self.ctx.log.info("calendar_schedule_applied", event_id=event.get("event_id"), applied=applied)
 
     @event_handler("registry", "institution_registered")
     def on_institution_registered(self, event):

@@ -13,6 +13,7 @@ from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.events import make_event
 from services.common.identity import Actor
 from services.common.policy import authorize
+from services.common.workdays import deadline_provisional
 from services.common.processes import CONVERSION, DEREGISTRATION, PROCESS_NAMES, steps_for
 
 from . import case_rules
@@ -265,6 +266,7 @@ def case_view(session: Session, case: Case) -> dict:
         "status": case.status, "current_step": case.current_step,
         "current_step_title": case_rules.step_title(case.process, case.variant, case.current_step),
         "current_department": case.current_department, "deadline": iso_utc(case.step_deadline),
+        "deadline_provisional": deadline_provisional(case.opened_at, case.step_deadline),
         "reminded": case.reminded, "escalated": case.escalated,
         "opened_at": iso_utc(case.opened_at), "opened_by": case.opened_by, "closed_at": iso_utc(case.closed_at),
         "history": [
@@ -300,7 +302,8 @@ def list_inbox(session: Session, actor: Actor) -> dict:
         {"workflow_id": c.workflow_id, "process": c.process, "process_name": PROCESS_NAMES[c.process],
          "institution_id": c.institution_id, "institution_name": name, "township_code": c.division_code,
          "step": c.current_step, "step_title": case_rules.step_title(c.process, c.variant, c.current_step),
-         "status": c.status, "deadline": iso_utc(c.step_deadline), "reminded": c.reminded,
+         "status": c.status, "deadline": iso_utc(c.step_deadline),
+         "deadline_provisional": deadline_provisional(c.opened_at, c.step_deadline), "reminded": c.reminded,
          "escalated": c.escalated, "opened_at": iso_utc(c.opened_at)}
         for c, name in rows
     ]

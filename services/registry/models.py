@@ -6,6 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.common.calendar_copy import CalendarYearMixin
 from services.common.clock import UtcDateTime
 from services.common.audit import AuditEntryMixin, AuditHeadMixin, AuditTrail
 from services.common.idempotency import ProcessedEventMixin
@@ -161,3 +162,7 @@ audit_trail = AuditTrail("registry", AuditEntry, AuditHead)
 class OutboxRow(OutboxMixin, Base):
     """Events written with the change that caused them; the relay publishes them (services/common/outbox.py)."""
 
+
+
+class CalendarYear(CalendarYearMixin, Base):
+    """A year's loaded holiday schedule (issue 13; the registry owns it, others keep a copy)."""

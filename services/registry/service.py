@@ -6,15 +6,17 @@ from pathlib import Path
 from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
 from services.common.outbox import OutboxDispatcher
 
+from services.common.calendar_copy import CalendarCopy
 from services.common.db import Database
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import paging, rpc
 
 from . import cases, enforcement, handlers
 from . import case_attachments  # issue 7: documents attached to cases
-from .models import OutboxRow, audit_trail
+from .models import CalendarYear, OutboxRow, audit_trail
 from . import imports, records  # issue 3: records, ledger import
 from . import import_files, ledger_template  # issue 15: preview, the template
+from . import holiday_schedules  # issue 13: the loaded holiday schedules (owner)
 from .dependencies import IdNumberDigest
 
 
@@ -22,10 +24,14 @@ class RegistryService(service_kit.ServiceBase):
     name = "registry"
     audit_trail = audit_trail  # verify_audit / list_audit (services/common/service_kit.py)
     audit_read_actions = ("registry.read",)
+    metric_gauges = {"shuangjian_calendar_next_year_official": (
+        "1 when next year's holiday schedule is official (loaded or packaged), 0 when deadlines are provisional",
+        holiday_schedules.next_year_official)}  # /metrics; alert from November 1st (deploy/monitoring)
 
     db = Database(Path(__file__).parent / "migrations")
     dispatch = OutboxDispatcher(OutboxRow)  # events into the outbox, committed with the change; dispatch.many()
     id_digest = IdNumberDigest()
+    calendar = CalendarCopy(CalendarYear)  # case deadlines say whether they are provisional (issue 13)
 
     @rpc
     def register_institution(self, actor, data):
@@ -240,3 +246,28 @@ class RegistryService(service_kit.ServiceBase):
     def on_inspection_order_closed(self, event):
         applied = enforcement.on_order_closed(self.db, self.dispatch, event)
         self.ctx.log.info("inspection_order_closed_applied", event_id=event.get("event_id"), applied=applied)
+
+    # -- holiday schedules (holiday_schedules.py, issue 13) ------------------------------------------
+
+    @rpc
+    def load_calendar_schedule(self, actor, data):
+        result = holiday_schedules.load_calendar_schedule(self.db, self.dispatch, self.actors.verify(actor), data)
+        self.ctx.log.info("calendar_schedule_loaded", years=[y["year"] for y in result["loaded"]])
+        return result
+
+    @rpc
+    def get_calendar(self, actor, year):
+        return holiday_schedules.get_calendar(self.db, self.actors.verify(actor), year)
+
+    @rpc
+    def list_calendar_years(self, actor):
+        return holiday_schedules.list_calendar_years(self.db, self.actors.verify(actor))
+
+    @rpc
+    def get_calendar_status(self, actor):
+        return holiday_schedules.next_year_status(self.db, self.actors.verify(actor))
+
+    @rpc
+    def get_calendar_schedules(self, actor):
+        """Every loaded year's schedule, for the workflows worker's calendar at start."""
+        return holiday_schedules.all_schedules(self.db, self.actors.verify(actor))

@@ -548,7 +548,8 @@ def test_alert_rules_cover_the_contract():
     check_crd(rule)
     text = "\n".join(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
     for metric in ("up{", "http_requests_total", "http_request_seconds_bucket", "rabbitmq_queue_messages_ready",
-                   "temporal_workflows_failed_total", "report_cycles_overdue", "escrow_alerts_open"):
+                   "temporal_workflows_failed_total", "report_cycles_overdue", "escrow_alerts_open",
+                   "shuangjian_calendar_next_year_official"):
         assert metric in text, metric
 
 

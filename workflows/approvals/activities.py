@@ -6,7 +6,9 @@ from datetime import datetime
 
 from temporalio import activity
 
-from services.common.workdays import SHANGHAI, workday_deadline
+from services.common.workdays import SHANGHAI
+from workflows.calendar_contract import CalendarSchedule
+from workflows.calendar_sync import calendar_for
 from workflows.service_calls import ServiceCaller
 
 from .contracts import (
@@ -22,15 +24,18 @@ from .contracts import (
 )
 
 
-def step_times(start_iso: str, sla_workdays: int, remind_before_workdays: int) -> StepTimes:
+def step_times(start_iso: str, sla_workdays: int, remind_before_workdays: int,
+               schedules: list[CalendarSchedule] | None = None) -> StepTimes:
     """Deadline: end of the SLA's last working day; reminder: end of the working day
-    `remind_before_workdays` earlier (official calendar with make-up days, Asia/Shanghai)."""
+    `remind_before_workdays` earlier (the process calendar with the schedules the workflow was
+    told laid over it, make-up days included, Asia/Shanghai)."""
     start = datetime.fromisoformat(start_iso)
     if start.tzinfo is None:
         start = start.replace(tzinfo=SHANGHAI)
-    deadline = workday_deadline(start, sla_workdays)
+    calendar = calendar_for(schedules)
+    deadline = calendar.deadline(start, sla_workdays).at
     remind_days = max(sla_workdays - remind_before_workdays, 0)
-    reminder = workday_deadline(start, remind_days) if remind_days else start
+    reminder = calendar.deadline(start, remind_days).at if remind_days else start
     return StepTimes(start.isoformat(), reminder.isoformat(), deadline.isoformat())
 
 
@@ -39,8 +44,9 @@ class ApprovalActivities:
         self._caller = caller
 
     @activity.defn(name=ACTIVITY_STEP_TIMES)
-    def compute_step_times(self, start_iso: str, sla_workdays: int, remind_before_workdays: int) -> StepTimes:
-        return step_times(start_iso, sla_workdays, remind_before_workdays)
+    def compute_step_times(self, start_iso: str, sla_workdays: int, remind_before_workdays: int,
+                           schedules: list[CalendarSchedule] | None = None) -> StepTimes:
+        return step_times(start_iso, sla_workdays, remind_before_workdays, schedules)
 
     @activity.defn(name=ACTIVITY_RECORD)
     def record_case_progress(self, record: ProgressRecord) -> dict:

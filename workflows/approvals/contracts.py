@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from services.common.errors import ValidationFailed
-from services.common.workdays import SHANGHAI
+from services.common.workdays import SHANGHAI, deadline_provisional
 
 CONVERSION_WORKFLOW = "ConversionApproval"
 DEREGISTRATION_WORKFLOW = "Deregistration"
@@ -72,7 +72,7 @@ class HistoryEntry:
     seq: int
     step: str
     step_title: str
-    action: str  # an ACTIONS key, or started / reminded / escalated / checked / waiting / completed
+    action: str  # an ACTIONS key, or started / reminded / escalated / rescheduled / checked / waiting / completed
     department: str
     actor: str  # "部门/姓名", or "系统"
     at: str  # ISO 8601
@@ -165,6 +165,9 @@ def case_state_as_dict(state: CaseState, now: datetime | None = None) -> dict:
     data["current_step"] = state.current_step
     step_open = state.current_step is not None and state.deadline
     data["step_seconds_left"] = _seconds(datetime.fromisoformat(state.deadline) - now) if step_open else None
+    # counted over a year without an official holiday schedule (this process's calendar, issue 13)
+    data["deadline_provisional"] = bool(step_open) and deadline_provisional(
+        datetime.fromisoformat(state.step_started_at or state.deadline), datetime.fromisoformat(state.deadline))
     data["county_seconds_left"] = None
     if state.county_deadline:
         end = datetime.combine(date.fromisoformat(state.county_deadline) + timedelta(days=1), time.min,

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ProgressRecord,
         StepTimes,
     )
+    from workflows.calendar_contract import SIGNAL_CALENDAR_CHANGED, CalendarSchedule, merged
     from workflows.errors import KEEP_TELLING, application_error
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
@@ -68,6 +69,9 @@ class ApprovalWorkflow:
         self._inbox: list[Decision] = []  # accepted decisions not yet applied
         self._submitted = 0
         self._applied = 0
+        self._schedules: list[CalendarSchedule] = []  # loaded holiday schedules this case was told (issue 13)
+        self._calendar_changes = 0
+        self._times_calendar = 0  # the calendar change the current step's times were computed on
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -85,6 +89,11 @@ class ApprovalWorkflow:
             engine.validate(self._state, decision, busy=bool(self._inbox))
         except DomainError as exc:
             raise application_error(exc) from None
+
+    @workflow.signal(name=SIGNAL_CALENDAR_CHANGED)
+    def calendar_changed(self, schedule: CalendarSchedule) -> None:
+        self._schedules = merged(self._schedules, schedule)
+        self._calendar_changes += 1
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> CaseState:
@@ -110,25 +119,43 @@ class ApprovalWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
-    async def _run_decision_step(self, step: dict, start: datetime) -> None:
-        times: StepTimes = await workflow.execute_local_activity(
-            ACTIVITY_STEP_TIMES,
-            args=[start.isoformat(), step["sla_workdays"], step["remind_before_workdays"]],
-            result_type=StepTimes,
-            start_to_close_timeout=timedelta(seconds=10),
+    async def _step_times(self, step: dict, start_iso: str) -> StepTimes:
+        self._times_calendar = self._calendar_changes
+        args = [start_iso, step["sla_workdays"], step["remind_before_workdays"]]
+        return await workflow.execute_local_activity(
+            ACTIVITY_STEP_TIMES, args=args + ([self._schedules] if self._schedules else []),
+            result_type=StepTimes, start_to_close_timeout=timedelta(seconds=10),
         )
+
+    async def _run_decision_step(self, step: dict, start: datetime) -> None:
+        times = await self._step_times(step, start.isoformat())
         state = self._state
         state.step_started_at, state.reminder_at, state.deadline = times.started_at, times.reminder_at, times.deadline
         state.reminded = state.escalated = False
         await self._record(engine.record(state, "started", "系统", step["department"], times.started_at))
         index = state.current
         while state.current == index and not engine.finished(state):
+            if self._times_calendar != self._calendar_changes:
+                await self._reschedule(step)
             timeout = self._time_to_next_alarm()
-            fired = not await _wait(lambda: bool(self._inbox), timeout)
+            fired = not await _wait(lambda: bool(self._inbox) or self._times_calendar != self._calendar_changes,
+                                    timeout)
             if fired:
                 await self._alarm(step)
                 continue
-            await self._apply_next_decision()
+            if self._inbox:
+                await self._apply_next_decision()
+
+    async def _reschedule(self, step: dict) -> None:
+        """A holiday schedule was loaded: the step's reminder and deadline on it (the registry's
+        case and inbox follow through the recorded entry)."""
+        state = self._state
+        times = await self._step_times(step, state.step_started_at)
+        if (times.reminder_at, times.deadline) == (state.reminder_at, state.deadline):
+            return
+        state.reminder_at, state.deadline = times.reminder_at, times.deadline
+        await self._record(engine.record(state, "rescheduled", "系统", step["department"], workflow.now().isoformat(),
+                                         note=f"放假安排调整，办理时限改为 {state.deadline}"))
 
     def _time_to_next_alarm(self) -> timedelta | None:
         state = self._state

@@ -5,18 +5,20 @@ from datetime import datetime
 
 from temporalio import activity
 
-from services.common.workdays import SHANGHAI, workday_deadline
+from services.common.workdays import SHANGHAI
+from workflows.calendar_sync import calendar_for
 from workflows.service_calls import ServiceCaller
 
 from .contracts import ACTIVITY_DEADLINE, ACTIVITY_DEEM_LESSON, ACTIVITY_DEEM_REFUND, DeadlineRequest, DeemLesson, DeemRefund
 
 
 def deadline_after(request: DeadlineRequest) -> str:
-    """End of the `workdays`-th working day after `start` (official calendar, Asia/Shanghai)."""
+    """End of the `workdays`-th working day after `start` (Asia/Shanghai), on the process calendar with
+    the holiday schedules the workflow was told laid over it."""
     start = datetime.fromisoformat(request.start)
     if start.tzinfo is None:
         start = start.replace(tzinfo=SHANGHAI)
-    return workday_deadline(start, request.workdays).isoformat()
+    return calendar_for(request.schedules).deadline(start, request.workdays).at.isoformat()
 
 
 class PrepaidActivities:

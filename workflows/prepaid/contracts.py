@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workflows.calendar_contract import CalendarSchedule
+
 WORKFLOW_NAME = "PrepaidContract"
 QUERY_STATE = "state"
 SIGNAL_LESSON_DELIVERED = "lesson_delivered"
@@ -67,12 +69,14 @@ class ContractState:
     lessons: list[Pending] = field(default_factory=list)
     refunds: list[Pending] = field(default_factory=list)
     deemed: list[Deemed] = field(default_factory=list)
+    schedules: list[CalendarSchedule] = field(default_factory=list)  # loaded holiday schedules told (issue 13)
 
 
 @dataclass
 class DeadlineRequest:
     start: str
     workdays: int
+    schedules: list[CalendarSchedule] = field(default_factory=list)  # loaded schedules the workflow was told
 
 
 @dataclass

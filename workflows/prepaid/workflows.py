@@ -5,8 +5,8 @@
 * a refund request the institution has not answered within N working days (5) is deemed accepted.
 
 Started (or signalled) by the bridge from escrow's events; each deadline is computed once on the
-official calendar (a local activity, so a later calendar upgrade cannot move it) and waited on as
-a timer. When nothing is pending the workflow ends; the next event starts it again.
+calendar (a local activity, so a package upgrade cannot move it) and waited on as a timer; a
+holiday schedule loaded later arrives as a signal and every pending deadline is computed again. When nothing is pending the workflow ends; the next event starts it again.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.calendar_contract import SIGNAL_CALENDAR_CHANGED, CalendarSchedule, merged
     from workflows.errors import KEEP_TELLING
     from workflows.prepaid.contracts import (
         ACTIVITY_DEADLINE,
@@ -47,6 +48,7 @@ class PrepaidContract:
     def __init__(self, state: ContractState) -> None:
         self._state = state
         self._changed = 0
+        self._recompute = False
 
     @workflow.signal(name=SIGNAL_LESSON_DELIVERED)
     def lesson_delivered(self, lesson: LessonDelivered) -> None:
@@ -70,6 +72,12 @@ class PrepaidContract:
         self._state.refunds = [p for p in self._state.refunds if p.key != refund_id]
         self._changed += 1
 
+    @workflow.signal(name=SIGNAL_CALENDAR_CHANGED)
+    def calendar_changed(self, schedule: CalendarSchedule) -> None:
+        self._state.schedules = merged(self._state.schedules, schedule)
+        self._recompute = True  # the run loop clears the deadlines where no activity is in flight
+        self._changed += 1
+
     @workflow.query(name=QUERY_STATE)
     def state(self) -> ContractState:
         return self._state
@@ -77,13 +85,19 @@ class PrepaidContract:
     @workflow.run
     async def run(self, state: ContractState) -> ContractState:
         while True:
+            seen = self._changed
+            if self._recompute:
+                self._recompute = False
+                for pending in [*self._state.lessons, *self._state.refunds]:
+                    pending.deadline = None  # computed again on the new schedule
             await self._fill_deadlines()
             if not self._state.lessons and not self._state.refunds:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self._state.lessons and not self._state.refunds:
                     return self._state
                 continue
-            seen = self._changed
+            if self._changed != seen:
+                continue  # a signal came while deadlines were computed: compute again
             due = min(_at(p.deadline) for p in [*self._state.lessons, *self._state.refunds])
             wait = due - workflow.now()
             if wait > timedelta(0):
@@ -100,7 +114,7 @@ class PrepaidContract:
         for pending in [*self._state.lessons, *self._state.refunds]:
             if pending.deadline is None:
                 pending.deadline = await workflow.execute_local_activity(
-                    ACTIVITY_DEADLINE, DeadlineRequest(pending.since, pending.workdays),
+                    ACTIVITY_DEADLINE, DeadlineRequest(pending.since, pending.workdays, self._state.schedules),
                     result_type=str, start_to_close_timeout=timedelta(seconds=10),
                 )
 

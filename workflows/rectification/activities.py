@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from workflows.calendar_contract import CalendarSchedule
 from workflows.prepaid.activities import deadline_after
 from workflows.prepaid.contracts import DeadlineRequest
 from workflows.service_calls import ServiceCaller
@@ -15,8 +16,9 @@ class RectificationActivities:
         self._caller = caller
 
     @activity.defn(name=ACTIVITY_DEADLINE)
-    def compute_rectification_deadline(self, issued_at: str, workdays: int) -> str:
-        return deadline_after(DeadlineRequest(issued_at, workdays))
+    def compute_rectification_deadline(self, issued_at: str, workdays: int,
+                                       schedules: list[CalendarSchedule] | None = None) -> str:
+        return deadline_after(DeadlineRequest(issued_at, workdays, schedules or []))
 
     def _inspection(self, method: str, ref: OrderRef) -> dict:
         return self._caller.call("inspection", method, ref.order_id, division_code=ref.township_code)

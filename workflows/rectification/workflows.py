@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.calendar_contract import SIGNAL_CALENDAR_CHANGED, CalendarSchedule, merged
     from workflows.errors import KEEP_TELLING
 
 WORKFLOW_NAME = "Rectification"
@@ -53,7 +54,7 @@ class RectificationState:
     task_created: bool = False
     reinspection_passed: bool | None = None
     outcome: str | None = None  # closed | escalated
-    steps: list[str] = field(default_factory=list)  # "deadline_set", "task_created", …
+    steps: list[str] = field(default_factory=list)  # "deadline_set", "deadline_moved", "task_created", …
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -62,6 +63,13 @@ class Rectification:
     def __init__(self, order: OrderInput) -> None:
         self._order = order
         self._state = RectificationState(order.order_id, order.kind)
+        self._schedules: list[CalendarSchedule] = []  # loaded holiday schedules this workflow was told
+        self._calendar_changes = 0
+
+    @workflow.signal(name=SIGNAL_CALENDAR_CHANGED)
+    def calendar_changed(self, schedule: CalendarSchedule) -> None:
+        self._schedules = merged(self._schedules, schedule)
+        self._calendar_changes += 1
 
     @workflow.signal(name=SIGNAL_REINSPECTED)
     def reinspected(self, passed: bool) -> None:
@@ -75,17 +83,7 @@ class Rectification:
     @workflow.run
     async def run(self, order: OrderInput) -> RectificationState:
         state, ref = self._state, OrderRef(order.order_id, order.township_code)
-        state.deadline = await workflow.execute_local_activity(
-            ACTIVITY_DEADLINE, args=[order.issued_at, order.deadline_workdays], result_type=str,
-            start_to_close_timeout=timedelta(seconds=10),
-        )
-        state.steps.append("deadline_set")
-        remaining = datetime.fromisoformat(state.deadline) - workflow.now()
-        if remaining > timedelta(0):
-            try:
-                await workflow.wait_condition(lambda: state.reinspection_passed is not None, timeout=remaining)
-            except TimeoutError:
-                pass
+        await self._wait_for_deadline(order)
         if state.reinspection_passed is None:
             await self._call(ACTIVITY_TASK, ref)
             state.task_created = True
@@ -99,6 +97,34 @@ class Rectification:
             state.outcome = "escalated"
         state.steps.append(state.outcome)
         return state
+
+    async def _wait_for_deadline(self, order: OrderInput) -> None:
+        """Until the deadline or an earlier result; a new holiday schedule recomputes the deadline
+        and the wait goes on against it (no timer is kept on an outdated calendar)."""
+        state = self._state
+        while True:
+            seen = self._calendar_changes
+            args = [order.issued_at, order.deadline_workdays] + ([self._schedules] if self._schedules else [])
+            deadline = await workflow.execute_local_activity(
+                ACTIVITY_DEADLINE, args=args, result_type=str, start_to_close_timeout=timedelta(seconds=10),
+            )
+            moved = state.deadline is not None and deadline != state.deadline
+            state.deadline = deadline
+            if "deadline_set" not in state.steps:
+                state.steps.append("deadline_set")
+            elif moved:
+                state.steps.append("deadline_moved")
+            remaining = datetime.fromisoformat(deadline) - workflow.now()
+            if remaining <= timedelta(0):
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: state.reinspection_passed is not None or self._calendar_changes != seen,
+                    timeout=remaining)
+            except TimeoutError:
+                return
+            if state.reinspection_passed is not None:
+                return
 
     async def _call(self, activity_name: str, ref: OrderRef) -> None:
         await workflow.execute_activity(activity_name, ref, start_to_close_timeout=ACTIVITY_TIMEOUT,

@@ -15,7 +15,8 @@ from services.common.context import CORRELATION_KEY
 from services.common.errors import DomainError
 from services.common.identity import ActorSigner, system_actor
 from services.common.logging import get_logger
-from services.common.workdays import SHANGHAI, workday_deadline
+from services.common.workdays import SHANGHAI
+from workflows.calendar_sync import calendar_for
 from workflows.errors import application_error
 
 from .contracts import ACTIVITY_COMPUTE_DEADLINE, ACTIVITY_RECORD, DeadlineRequest, RecordRequest
@@ -35,7 +36,7 @@ class VerificationActivities:
         start = datetime.fromisoformat(request.start)
         if start.tzinfo is None:
             start = start.replace(tzinfo=SHANGHAI)
-        return workday_deadline(start, request.workdays).isoformat()
+        return calendar_for(request.schedules).deadline(start, request.workdays).at.isoformat()
 
     @activity.defn(name=ACTIVITY_RECORD)
     def record_licence_verification(self, request: RecordRequest) -> dict:

@@ -6,7 +6,9 @@ fields with defaults only, so histories recorded before the change still decode.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+from workflows.calendar_contract import CalendarSchedule
 
 WORKFLOW_NAME = "LicenceVerification"
 WORKFLOW_ID_PREFIX = "licence-verification-"
@@ -88,6 +90,7 @@ class VerificationState:
 class DeadlineRequest:
     start: str  # ISO 8601 with offset
     workdays: int
+    schedules: list[CalendarSchedule] = field(default_factory=list)  # loaded schedules the workflow was told
 
 
 @dataclass

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from services.common.errors import Conflict, DomainError, ValidationFailed
     from services.common.identity import Actor
     from services.common.policy import authorize
+    from workflows.calendar_contract import SIGNAL_CALENDAR_CHANGED, CalendarSchedule, merged
     from workflows.errors import KEEP_TELLING, application_error, domain_error
     from workflows.verification.contracts import (
         ACTIVITY_COMPUTE_DEADLINE,
@@ -80,6 +81,13 @@ class LicenceVerification:
         self._recorded = False
         self._verification: str | None = None
         self._failure: ApplicationError | None = None
+        self._schedules: list[CalendarSchedule] = []  # loaded holiday schedules this case was told (issue 13)
+        self._calendar_changes = 0
+
+    @workflow.signal(name=SIGNAL_CALENDAR_CHANGED)
+    def calendar_changed(self, schedule: CalendarSchedule) -> None:
+        self._schedules = merged(self._schedules, schedule)
+        self._calendar_changes += 1
 
     @workflow.run
     async def run(self, params: VerificationInput) -> VerificationState:
@@ -90,20 +98,24 @@ class LicenceVerification:
             except ValueError:
                 workflow.logger.warning("registered_at unreadable, SLA runs from now: %r", params.registered_at)
         # In an activity, so the result is kept in the history: a later chinesecalendar upgrade
-        # (new year's holidays) cannot move the deadline of a case already running.
-        self._deadline = await workflow.execute_local_activity(
-            ACTIVITY_COMPUTE_DEADLINE,
-            DeadlineRequest(start=start.isoformat(), workdays=params.sla_workdays),
-            result_type=str,
-            start_to_close_timeout=timedelta(seconds=10),
-        )
-        remaining = datetime.fromisoformat(self._deadline) - workflow.now()
-        if self._decision is None:
+        # cannot move the deadline of a case already running; a loaded schedule does, by signal.
+        while True:
+            seen = self._calendar_changes
+            self._deadline = await workflow.execute_local_activity(
+                ACTIVITY_COMPUTE_DEADLINE,
+                DeadlineRequest(start=start.isoformat(), workdays=params.sla_workdays, schedules=self._schedules),
+                result_type=str,
+                start_to_close_timeout=timedelta(seconds=10),
+            )
+            if self._decision is not None:
+                break
+            remaining = datetime.fromisoformat(self._deadline) - workflow.now()
             try:
                 if remaining <= timedelta(0):
                     raise asyncio.TimeoutError
                 await workflow.wait_condition(
-                    lambda: self._decision is not None, timeout=remaining, timeout_summary="sla-deadline"
+                    lambda: self._decision is not None or self._calendar_changes != seen, timeout=remaining,
+                    timeout_summary="sla-deadline"
                 )
             except asyncio.TimeoutError:
                 self._overdue = True
@@ -111,7 +123,10 @@ class LicenceVerification:
                     "licence verification overdue: institution %s, deadline %s, correlation_id %s",
                     params.institution_id, self._deadline, params.correlation_id,
                 )
-                await workflow.wait_condition(lambda: self._decision is not None)
+                break
+            if self._calendar_changes == seen:
+                break  # decided
+        await workflow.wait_condition(lambda: self._decision is not None)
 
         decision = self._decision
         assert decision is not None

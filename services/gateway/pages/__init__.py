@@ -9,6 +9,7 @@ double-submit cookie); the JSON API checks the same token in `X-CSRF-Token` for 
 from __future__ import annotations
 
 from .admin import AdminPages
+from .calendar import CalendarPages
 from .cases import CasePages
 from .complaints import ComplaintPages
 from .escrow import EscrowPages
@@ -25,7 +26,7 @@ from .supervision import SupervisionPages
 
 
 class PagesMixin(PageBase, CasePages, InstitutionPages, ComplaintPages, ReportPages, InspectionPages,
-                 EscrowPages, SupervisionPages, AdminPages, PublicPages, SettingsPages, HomeFigures,
+                 EscrowPages, SupervisionPages, AdminPages, PublicPages, SettingsPages, HomeFigures, CalendarPages,
                  InstitutionPortalPages, ParentPages):  # issue 14: 机构端, 家长端
     """Every desk's pages, one module per desk; GatewayService inherits this."""
 

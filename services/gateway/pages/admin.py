@@ -6,7 +6,7 @@ from services.common.errors import DomainError
 
 from .. import identity
 from .web import page, redirect
-from .common import (_form_int, _temporal_ui_url)
+from .common import (_form_int, _temporal_ui_url, attempt)
 
 
 class AdminPages:
@@ -32,8 +32,9 @@ class AdminPages:
                 statuses.append({"service": name, "unavailable": exc.message})
             except Exception as exc:  # a process down or without the call: say so, keep the page
                 statuses.append({"service": name, "unavailable": type(exc).__name__})
+        calendar_next = attempt(self.registry.get_calendar_status, signed)  # issue 13: next year's schedule
         return self._render(request, "ops.html", title="运维监控", report=report, statuses=statuses,
-                            temporal_ui=_temporal_ui_url(request))
+                            temporal_ui=_temporal_ui_url(request), calendar_next=calendar_next)
 
     def _users_page(self, request, error=None, status=200, form=None):
         actor, _, _ = self._page_actor(request)

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 
 from eventlet.event import Event
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
@@ -72,12 +73,24 @@ def _yuan(fen) -> str:
     return f"{int(fen) / 100:,.2f}元"
 
 
+PROVISIONAL_HINT = "该年度国务院放假安排尚未导入：期限按法定节假日推算，导入正式安排后可能调整"
+
+
+def _provisional(flag) -> Markup:
+    """"（暂定）" after a deadline counted over a year without an official holiday schedule (issue 13)."""
+    if not flag:
+        return Markup("")
+    return Markup('<span class="provisional" title="{}">（暂定）</span>').format(PROVISIONAL_HINT)
+
+
 env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                   trim_blocks=True, lstrip_blocks=True)
 env.filters["local"] = _local
 env.filters["time_left"] = _time_left
 env.filters["yuan"] = _yuan
 env.filters["seconds_until"] = _seconds_until
+env.filters["provisional"] = _provisional
+env.globals["weekday"] = lambda iso: datetime.fromisoformat(iso).weekday()
 env.filters["urlencode_args"] = lambda args, offset: urlencode(
     [(k, v) for k, v in args.items(multi=True) if k != "offset"] + [("offset", max(0, offset))])
 env.globals["DEPARTMENT_NAMES"] = {k.value: v for k, v in DEPARTMENT_NAMES.items()}
@@ -100,17 +113,18 @@ SUPERVISION = ("督导", "/ui/supervision")
 OPS = ("运维监控", "/ui/ops")
 USERS = ("用户管理", "/ui/users")
 SETTINGS = ("设置", "/ui/settings")
+CALENDAR = ("工作日历", "/ui/calendar")
 
 NAV: dict[DepartmentKind, list[tuple[str, str]]] = {
     K.education: [HOME, INSTITUTIONS, IMPORTS, COMPLAINTS, ESCROW, INSPECTION, REPORTS, DASHBOARD, SUPERVISION,
-                  SETTINGS],
+                  SETTINGS, CALENDAR],
     K.civil_affairs: [HOME, INSTITUTIONS],
     K.market_regulation: [HOME, INSTITUTIONS, INSPECTION, ESCROW, COMPLAINTS],
     K.public_security: [HOME, INSTITUTIONS, INSPECTION, COMPLAINTS],
     K.urban_management: [HOME, INSTITUTIONS, INSPECTION, COMPLAINTS],
     K.township: [HOME, INSTITUTIONS, INSPECTION, COMPLAINTS],
     K.supervision_office: [HOME, INSTITUTIONS, SUPERVISION, COMPLAINTS, REPORTS, DASHBOARD, SETTINGS],
-    K.ops: [HOME, OPS, INSTITUTIONS, IMPORTS, REPORTS, SETTINGS],
+    K.ops: [HOME, OPS, INSTITUTIONS, IMPORTS, REPORTS, SETTINGS, CALENDAR],
 }
 
 HOME_TITLES = {
