@@ -23,6 +23,7 @@ from .sessions import SessionTokens, token_from_request
 from .routes import system
 from .routes import complaints as complaint_routes, escrow as escrow_routes, inspection as inspection_routes
 from .routes import registry as registry_routes, reports as report_routes, supervision as supervision_routes
+from .routes import freshness as freshness_routes
 from . import pages  # the pages mixin (not imported by name: nameko run would take it for a service)
 
 
@@ -53,6 +54,7 @@ class GatewayService(
     complaint_routes.ComplaintRoutes,
     supervision_routes.SupervisionRoutes,
     report_routes.ReportRoutes,
+    freshness_routes.FreshnessRoutes,
 ):
     """Wiring only: dependencies and RPC proxies here, the routes in services/gateway/routes/."""
 

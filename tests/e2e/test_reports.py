@@ -7,7 +7,6 @@ import random
 
 from openpyxl import load_workbook
 
-from shuangjian.client import wait_until
 from shuangjian.demo import load_demo_county
 from tests.e2e.support import admin_client, cli
 from tests.e2e.test_ledger_import import row, write_csv
@@ -28,12 +27,15 @@ def test_the_seed_county_half_monthly_report_from_the_command_line(platform, tmp
     imported = cli(platform["env"], "registry", "import", str(write_csv(tmp_path / "seed.csv", rows)), "--no-progress")
     assert imported.returncode == 0, imported.stderr
 
-    def half_monthly(as_of):
-        done = cli(platform["env"], "report", "half-monthly", "--as-of", as_of, "--division", TOWNSHIP)
+    def half_monthly(as_of, *wait):
+        done = cli(platform["env"], "report", "half-monthly", "--as-of", as_of, "--division", TOWNSHIP, *wait)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    report = wait_until(lambda: half_monthly("2021-11-15"), lambda r: r["institutions_total"] == 26, seconds=60)
+    # no polling: --wait holds the report until every change committed before it is in (issue 12)
+    report = half_monthly("2021-11-15", "--wait", "60")
+    assert report["institutions_total"] == 26
+    assert set(report["read_model"]) >= {"caught_up", "pending_events", "last_applied_at", "marks"}
     assert (report["institutions_academic"], report["academic_baseline"], report["academic_operating"]) == (18, 18, 7)
     assert report["reduction_rate"] == 0.6111 and report["as_of"] == "2021-11-15"
     assert report["status_counts"] == {"正常营业": 15, "暂停营业": 4, "停业整顿": 5, "注销中": 2, "已注销": 0}
