@@ -60,7 +60,7 @@ def outbox_model_of(service_cls):
 
 def event_tail(session: Session, model, source: str, types: list[str], mark: int | None = None,
                limit: int = TAIL) -> dict:
-    """The source side: {source, mark, unpublished, event_ids: {type: [newest ids up to the mark]}}."""
+    """The source side: {source, mark, unpublished, event_ids: {type: [newest published ids up to the mark]}}."""
     if mark is None:
         mark = session.scalar(select(func.max(model.id))) or 0
     mine = (model.exchange == exchange_name(source), model.id <= mark)
@@ -70,7 +70,8 @@ def event_tail(session: Session, model, source: str, types: list[str], mark: int
     ) or 0
     tails = {}
     for event_type in types:
-        ids = session.scalars(select(model.event_id).where(*mine, model.event_type == event_type)
+        ids = session.scalars(select(model.event_id).where(*mine, model.event_type == event_type,
+                                                           model.published_at.is_not(None))
                               .order_by(model.id.desc()).limit(limit)).all()
         if ids:
             tails[event_type] = list(ids)
