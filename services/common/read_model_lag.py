@@ -41,7 +41,7 @@ def check_types(types: object) -> list[str]:
 def check_mark(mark: object) -> int | None:
     if mark is None:
         return None
-    if not isinstance(mark, int) or isinstance(mark, bool) or mark < 0:
+    if not isinstance(mark, int) or isinstance(mark, bool) or not 0 <= mark < 2**63:
         raise ValidationFailed("标记应为非负整数", field="mark")
     return mark
 

@@ -56,7 +56,7 @@ def parse_marks(text: str | None) -> dict[str, int] | None:
     marks = {}
     for part in text.split(","):
         source, _, number = part.partition(":")
-        if not source.strip() or not number.strip().isdigit():
+        if not source.strip() or not number.strip().isdigit() or len(number.strip()) > 18:  # fits a bigint
             raise ValidationFailed(f"标记“{part}”格式应为 来源:序号，如 registry:120", field="marks")
         marks[source.strip()] = int(number)
     return marks
