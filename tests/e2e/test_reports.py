@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 
+import requests
+
 from openpyxl import load_workbook
 
 from services.registry.ledger import HEADERS
@@ -45,6 +47,8 @@ def test_the_seed_county_half_monthly_report_from_the_command_line(platform, tmp
     assert report["institutions_total"] == 26
     assert report["read_model"]["caught_up"] and report["read_model"]["pending_events"] == 0
     assert report["read_model"]["last_applied_at"]
+    page = requests.get(platform["url"] + "/ui/reports", cookies={"sj_session": admin.token}, timeout=60)
+    assert page.status_code == 200 and "数据已是最新" in page.text  # the page says its figures are current
     assert (report["institutions_academic"], report["academic_baseline"], report["academic_operating"]) == (18, 18, 7)
     assert report["reduction_rate"] == 0.6111 and report["as_of"] == "2021-11-15"
     assert report["status_counts"] == {"正常营业": 15, "暂停营业": 4, "停业整顿": 5, "注销中": 2, "已注销": 0}
