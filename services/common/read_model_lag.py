@@ -13,8 +13,8 @@ order, published by the relay in id order; a consumer records each event id it a
 Caught up with a mark = nothing up to the mark left unpublished and every id of the tails applied.
 Delivery per queue is FIFO and acks follow commits, so once the newest `limit` events of a type are
 applied the older ones were too (or were dead-lettered: `shuangjian dlq list` shows them), as long as
-`limit` exceeds what a consumer holds unacked at once (its prefetch). Ids, not clocks: nothing
-compares times between processes.
+`limit` exceeds what a consumer holds unacked at once (the reader sizes it from its consumers'
+prefetch: `ReadModelLag.tail_size`). Ids, not clocks: nothing compares times between processes.
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from .clock import iso_utc
 from .errors import ValidationFailed
 from .outbox import OutboxDispatcher, exchange_name
 
-TAIL = 2000  # newest events checked per event type: more than any consumer's prefetch
+TAIL = 2000  # newest events checked per event type, at least; more when a consumer prefetches more
+MAX_TAIL = 20000
 _CHUNK = 500  # ids per IN (…) query
 
 
@@ -36,6 +37,14 @@ def check_types(types: object) -> list[str]:
     if not isinstance(types, (list, tuple)) or not all(isinstance(t, str) and t for t in types):
         raise ValidationFailed("事件类型应为文字列表", field="types")
     return sorted(set(types))
+
+
+def check_limit(limit: object) -> int:
+    if limit is None:
+        return TAIL
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_TAIL:
+        raise ValidationFailed(f"检查条数应在 1 到 {MAX_TAIL} 之间", field="limit")
+    return limit
 
 
 def check_mark(mark: object) -> int | None:
@@ -121,7 +130,8 @@ def describe(lag: dict) -> str:
 
 class ReadModelLag(DependencyProvider):
     """In a reader service: `self.read_model.subscriptions()` → {source: [event types]} from its event
-    entrypoints, `self.read_model.queued()` → ready messages in their queues (None if unknown)."""
+    entrypoints, `tail_size()` → ids to check per type, `queued()` → ready messages in their queues
+    (None if unknown)."""
 
     def get_dependency(self, worker_ctx):
         return self
@@ -138,6 +148,13 @@ class ReadModelLag(DependencyProvider):
         for _, source, types in self._consumers():
             subs.setdefault(source, set()).update(types)
         return {source: sorted(types) for source, types in sorted(subs.items())}
+
+    def tail_size(self) -> int:
+        """Ids to check per event type: twice the largest prefetch (what a consumer may hold
+        unacked: a batching consumer's `prefetch`, nameko's `max_workers`), at least TAIL."""
+        held = [int(getattr(ep, "prefetch", 0) or 0) for ep, _, _ in self._consumers()]
+        held.append(int(self.container.config.get("max_workers", 10)))
+        return min(max(TAIL, 2 * max(held)), MAX_TAIL)
 
     def queued(self) -> int | None:
         from kombu import Connection

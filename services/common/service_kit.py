@@ -62,7 +62,7 @@ class ServiceBase:
         return {"service": self.name, "queues": self.metrics.queues(), "errors": recent_errors()}
 
     @rpc
-    def get_event_tail(self, actor, types, mark=None):
+    def get_event_tail(self, actor, types, mark=None, limit=None):
         """How far this service's outbox has got, for a reader's lag (services/common/read_model_lag.py)."""
         from . import read_model_lag as lag
         from .policy import authorize
@@ -71,7 +71,8 @@ class ServiceBase:
         model = lag.outbox_model_of(type(self))
         if model is None:
             return {"source": self.name, "mark": 0, "unpublished": 0, "event_ids": {}}
-        return lag.event_tail(self.db, model, self.name, lag.check_types(types), lag.check_mark(mark))
+        return lag.event_tail(self.db, model, self.name, lag.check_types(types), lag.check_mark(mark),
+                              lag.check_limit(limit))
 
     @rpc
     def verify_audit(self, actor):

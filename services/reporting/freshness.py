@@ -12,9 +12,10 @@ from services.common.read_model_lag import lag_answer
 from .models import ProcessedEvent
 
 
-def sources(actor: Actor, subscriptions: dict) -> dict:
+def sources(actor: Actor, subscriptions: dict, tail: int) -> dict:
+    """{sources: {source: [event types]}, tail: ids to check per type}."""
     authorize(actor, "reporting.read")
-    return subscriptions
+    return {"sources": subscriptions, "tail": tail}
 
 
 def read_model_lag(session: Session, actor: Actor, tails: object, queued: int | None) -> dict:

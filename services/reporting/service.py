@@ -105,7 +105,8 @@ class ReportingService(service_kit.ServiceBase):
 
     @rpc
     def get_read_model_sources(self, actor):
-        return freshness.sources(self.actors.verify(actor), self.read_model.subscriptions())
+        return freshness.sources(self.actors.verify(actor), self.read_model.subscriptions(),
+                                 self.read_model.tail_size())
 
     @rpc
     def get_read_model_lag(self, actor, tails):

@@ -99,3 +99,24 @@ def test_bad_arguments_are_refused_naming_the_field():
     with pytest.raises(ValidationFailed):
         check_mark(-1)
     assert check_mark(None) is None and check_types(["b", "a", "a"]) == ["a", "b"]
+
+
+def test_the_tail_checked_grows_with_what_a_consumer_may_hold_unacked():
+    from types import SimpleNamespace
+
+    from services.common.read_model_lag import MAX_TAIL, TAIL, ReadModelLag, check_limit
+
+    def lag_of(*prefetches):
+        provider = ReadModelLag()
+        provider.container = SimpleNamespace(config={"max_workers": 10}, entrypoints=[
+            SimpleNamespace(source_service="registry", event_type="institution_registered", prefetch=p)
+            for p in prefetches])
+        return provider
+
+    assert lag_of(1000).tail_size() == TAIL
+    assert lag_of(1000, 5000).tail_size() == 10000
+    assert lag_of(50000).tail_size() == MAX_TAIL
+    assert lag_of(1000).subscriptions() == {"registry": ["institution_registered"]}
+    with pytest.raises(ValidationFailed) as info:
+        check_limit(MAX_TAIL + 1)
+    assert info.value.field == "limit"

@@ -19,19 +19,21 @@ class FreshnessRoutes:
     _read_model_sources: tuple[float, dict] = (0.0, {})
 
     def _sources_of_reports(self, signed: str) -> dict:
-        at, sources = FreshnessRoutes._read_model_sources
-        if not sources or time.monotonic() - at > SOURCES_TTL:
-            sources = self.reporting.get_read_model_sources(signed)
-            FreshnessRoutes._read_model_sources = (time.monotonic(), sources)
-        return sources
+        """{sources: {source: [event types]}, tail: ids per type}, from reporting's entrypoints."""
+        at, answer = FreshnessRoutes._read_model_sources
+        if not answer or time.monotonic() - at > SOURCES_TTL:
+            answer = self.reporting.get_read_model_sources(signed)
+            FreshnessRoutes._read_model_sources = (time.monotonic(), answer)
+        return answer
 
     def _read_model_lag(self, signed: str, marks: dict | None = None) -> dict:
         """{caught_up, pending_events, unpublished, queued, unapplied_recent, last_applied_at, marks, …}."""
+        reader = self._sources_of_reports(signed)
         tails = []
-        for source, types in self._sources_of_reports(signed).items():
+        for source, types in reader["sources"].items():
             proxy = getattr(self, source, None)
-            if proxy is not None and hasattr(proxy, "get_event_tail"):
-                tails.append(proxy.get_event_tail(signed, types, (marks or {}).get(source)))
+            if proxy is not None:
+                tails.append(proxy.get_event_tail(signed, types, (marks or {}).get(source), reader["tail"]))
         lag = self.reporting.get_read_model_lag(signed, tails)
         return lag | {"summary": describe(lag)}
 
