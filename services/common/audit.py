@@ -191,8 +191,7 @@ class AuditTrail:
         entry.hash = compute_hash(entry.prev_hash, entry_fields(entry))
         session.add(entry)
         head.last_seq, head.last_hash = entry.seq, entry.hash
-        session.flush()
-        return entry
+        return entry  # written by the caller's commit (or the next append's flush): one flush fewer per call
 
     # -- checking ----------------------------------------------------------------------------
 

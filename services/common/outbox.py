@@ -291,7 +291,8 @@ class Relay:
                 raise
             # one UPDATE for the batch (not one per row): the relay's cost is mostly this round trip
             session.execute(sa.update(model).where(model.id.in_(ids))
-                            .values(published_at=utc_now(), attempts=model.attempts + 1, last_error=None))
+                            .values(published_at=utc_now(), attempts=model.attempts + 1, last_error=None)
+                            .execution_options(synchronize_session=False))  # no row is loaded as an object
             session.commit()
             self.published += len(rows)
             count_relayed([(r.exchange, r.event_type) for r in rows])  # messages_published_total (metrics.py)

@@ -62,6 +62,19 @@ class ServiceBase:
         return {"service": self.name, "queues": self.metrics.queues(), "errors": recent_errors()}
 
     @rpc
+    def get_event_tail(self, actor, types, mark=None, limit=None):
+        """How far this service's outbox has got, for a reader's lag (services/common/read_model_lag.py)."""
+        from . import read_model_lag as lag
+        from .policy import authorize
+
+        authorize(self.actors.verify(actor), "reporting.read")
+        model = lag.outbox_model_of(type(self))
+        if model is None:
+            return {"source": self.name, "mark": 0, "unpublished": 0, "event_ids": {}}
+        return lag.event_tail(self.db, model, self.name, lag.check_types(types), lag.check_mark(mark),
+                              lag.check_limit(limit))
+
+    @rpc
     def verify_audit(self, actor):
         """Walk this service's hash chain: {service, entries, ok, first_bad_seq, reason, last_hash}."""
         from . import audit

@@ -206,6 +206,9 @@ ROUTES: dict[tuple[str, str], dict] = {
     },
     ("GET", "/api/reports/escrow-summary"): {"query": [q("as_of", DATE), q("division", DIVISION_CODE)]},
     ("GET", "/api/reports/institution-counts"): {"query": [q("as_of", DATE), q("division", DIVISION_CODE)]},
+    ("GET", "/api/reports/freshness"): {
+        "summary": "报表数据的更新进度（待计入的变更数；带 marks 时判断是否已计入该标记前的全部变更）",
+        "query": [q("marks", {"type": "string", "pattern": r"^[a-z_]+:[0-9]{1,18}(,[a-z_]+:[0-9]{1,18})*$"})]},
     ("GET", "/api/reports/charts"): {"query": [q("division", DIVISION_CODE), q("from", DATE), q("to", DATE)]},
     # 机构端 and 家长端 (issue 14)
     ("POST", "/api/institutions/<int:institution_id>/accounts"): {

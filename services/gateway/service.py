@@ -25,6 +25,7 @@ from .routes import calendar as calendar_routes
 from .routes import complaints as complaint_routes, escrow as escrow_routes, inspection as inspection_routes
 from .routes import registry as registry_routes, reports as report_routes, supervision as supervision_routes
 from .routes import portal as portal_routes  # issue 14: 机构端 accounts and 家长端 by contract code
+from .routes import freshness as freshness_routes
 from . import pages  # the pages mixin (not imported by name: nameko run would take it for a service)
 
 
@@ -57,6 +58,7 @@ class GatewayService(
     report_routes.ReportRoutes,
     portal_routes.PortalRoutes,
     calendar_routes.CalendarRoutes,
+    freshness_routes.FreshnessRoutes,
 ):
     """Wiring only: dependencies and RPC proxies here, the routes in services/gateway/routes/."""
 

@@ -180,12 +180,13 @@ def record_case_progress(session: Session, dispatch: Dispatch, actor: Actor, rec
         department=entry["department"], actor=entry["actor"], at=at, reason=entry.get("reason"),
         return_to=entry.get("return_to"), note=entry.get("note"),
     ))
+    step_changed = record.get("current_step") != case.current_step
     case.last_seq = seq
     case.status = record["status"]
     case.current_step = record.get("current_step")
     case.current_department = record.get("current_department")
     case.step_deadline = datetime.fromisoformat(record["deadline"]) if record.get("deadline") else None
-    if entry["action"] == "started":
+    if entry["action"] == "started" or step_changed:  # a step's alarms are its own, like its deadline
         case.reminded = case.escalated = False
     case.reminded = case.reminded or entry["action"] == "reminded"
     case.escalated = case.escalated or entry["action"] == "escalated"

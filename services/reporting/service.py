@@ -6,6 +6,7 @@ from pathlib import Path
 
 from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
 from services.common.outbox import OutboxDispatcher
+from services.common.read_model_lag import ReadModelLag
 
 from services.common.db import Database
 from services.common.errors import ValidationFailed
@@ -16,6 +17,7 @@ from . import handlers
 from .models import OutboxRow, audit_trail
 from . import escrow  # issue 4: escrow figures
 from . import charts, cycles, export, facts  # issue 6: reports
+from . import freshness  # issue 12: how far behind the reports are
 
 
 def _fact_handler(source: str, event_type: str):
@@ -98,6 +100,17 @@ class ReportingService(service_kit.ServiceBase):
     for _event_type in facts.APPLIERS:
         locals()[f"on_{_event_type}"] = _fact_handler(facts.SOURCES.get(_event_type, "inspection"), _event_type)
     del _event_type
+
+    read_model = ReadModelLag()  # issue 12: the events this service consumes and its queue depths
+
+    @rpc
+    def get_read_model_sources(self, actor):
+        return freshness.sources(self.actors.verify(actor), self.read_model.subscriptions(),
+                                 self.read_model.tail_size())
+
+    @rpc
+    def get_read_model_lag(self, actor, tails):
+        return freshness.read_model_lag(self.db, self.actors.verify(actor), tails, self.read_model.queued())
 
     @rpc
     def get_report(self, actor, kind, division_code=None, as_of=None):

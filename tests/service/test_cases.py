@@ -70,16 +70,26 @@ def test_conversion_suspends_charges_until_civil_affairs_registers(platform, tok
     assert [(i["workflow_id"], i["step_title"]) for i in civil_inbox] == [(wid, "登记为民办非企业单位")]
     assert call(platform["registry"], "list_inbox", leader)["items"] == []
 
+    call(platform["registry"], "record_case_progress", system_token,
+         progress(wid, 3, "civil_affairs_registration", "escalated", "in_progress", "civil_affairs_registration",
+                  "civil_affairs", deadline="2026-12-14T23:59:59+08:00"))
+    assert call(platform["registry"], "list_inbox", token("civil_affairs"))["items"][0]["escalated"] is True
+
     with entrypoint_waiter(platform["escrow"], "on_conversion_step_decided"):
         call(platform["registry"], "record_case_progress", system_token,
-             progress(wid, 3, "civil_affairs_registration", "approve", "in_progress", "market_regulation_change",
-                      "market_regulation", resumes_enrolment=True, actor="民政局/张科长"))
+             progress(wid, 4, "civil_affairs_registration", "approve", "in_progress", "market_regulation_change",
+                      "market_regulation", deadline="2026-12-23T23:59:59+08:00", resumes_enrolment=True,
+                      actor="民政局/张科长"))
     assert call(platform["escrow"], "check_new_charge", leader, iid)["allowed"] is True
+    # 市场监管's step arrives with its own deadline and none of 民政's alarms (issue 12)
+    [market] = call(platform["registry"], "list_inbox", token("market_regulation"))["items"]
+    assert (market["step"], market["escalated"], market["reminded"]) == ("market_regulation_change", False, False)
+    assert market["deadline"].startswith("2026-12-23")
 
     call(platform["registry"], "record_case_progress", system_token,
-         progress(wid, 4, "market_regulation_change", "completed", "completed", None, None))
+         progress(wid, 5, "market_regulation_change", "completed", "completed", None, None))
     detail = call(platform["registry"], "get_case", leader, "conversion", iid)
-    assert detail["status"] == "completed" and [h["seq"] for h in detail["history"]] == [2, 3, 4]
+    assert detail["status"] == "completed" and [h["seq"] for h in detail["history"]] == [2, 3, 4, 5]
     assert call(platform["registry"], "get_institution", leader, iid)["legal_form"] == "non_profit"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -280,3 +281,79 @@ async def test_county_deadline_lapses_once_at_the_end_of_the_day_and_can_be_move
         result = await handle.result()
     assert [(l.county_code, l.deadline) for l in services.lapses] == [("340722", later)]
     assert result == {"removed": [1, 2]}
+
+
+async def test_no_inbox_item_ever_carries_another_steps_deadline_while_decisions_race(
+        dev_env, task_queue, worker, services):
+    """The torn read of issue 12: right after 民政 approved, 市场监管's inbox showed its own step with
+    民政's deadline (10 working days instead of 7). Every record the registry's inbox is built from,
+    and every state a reader queries while decisions race, must pair a step with its own deadline.
+    On the dev server: concurrent updates and queries are what it serves, and no timer is needed."""
+    client = dev_env.client
+    sla = {s.key: (s.sla_workdays, s.remind_before_workdays) for s in steps_for(CONVERSION, "national")}
+    sla |= {s.key: (s.sla_workdays, s.remind_before_workdays) for s in steps_for(DEREGISTRATION, "national")}
+    checks = {s.key for s in steps_for(DEREGISTRATION, "national") if s.kind == "check"}  # no deadline
+    seen: list = []
+    done = asyncio.Event()
+
+    async def read(handle):  # an official refreshing the case page while others decide
+        while not done.is_set():
+            with contextlib.suppress(Exception):
+                state = await handle.query(ConversionApproval.state)
+                step = state.current_step
+                if step and step["kind"] == "decision" and state.deadline:
+                    seen.append((step["key"], state.deadline,
+                                 step_times(state.step_started_at, *sla[step["key"]]).deadline))
+            await asyncio.sleep(0.01)
+
+    async def attempt(handle, decision):
+        with contextlib.suppress(WorkflowUpdateFailedError):  # busy / not this department's step: refused
+            await handle.execute_update(ConversionApproval.decide, decision)
+
+    async def walk(params):
+        handle = await start(client, task_queue, params)
+        reader = asyncio.create_task(read(handle))
+        await handle.execute_update(ConversionApproval.decide, decide(EDU))
+        if params.process == CONVERSION:
+            # 民政 twice at once (one is refused as busy or too late) while 市场监管 tries too early
+            await asyncio.gather(attempt(handle, decide(CIVIL)), attempt(handle, decide(CIVIL)),
+                                 attempt(handle, decide(MARKET)))
+            await until(lambda: _at(handle, "market_regulation_change"))
+            await asyncio.gather(
+                attempt(handle, decide(MARKET, "return", reason="章程有误", return_to="civil_affairs_registration")),
+                attempt(handle, decide(MARKET)))
+            while (step := await current_step(handle)) is not None:
+                await attempt(handle, decide(CIVIL if step == "civil_affairs_registration" else MARKET))
+        else:
+            await until(lambda: _at(handle, "market_regulation_deregister"))
+            await handle.execute_update(Deregistration.decide, decide(MARKET))
+        final = await handle.result()
+        reader.cancel()
+        return final
+
+    async with worker(client, task_queue):
+        finals = await asyncio.gather(*(walk(case_input()) for _ in range(3)), walk(case_input(DEREGISTRATION)))
+        done.set()
+    assert all(f.status == "completed" for f in finals)
+
+    # the registry's case row (and so the inbox) holds the last record of each case: every record must
+    # carry the deadline of the step visit it names, fixed by that visit's `started` entry
+    checked = 0
+    for workflow_id in {r.workflow_id for r in services.records}:
+        records = sorted((r for r in services.records if r.workflow_id == workflow_id), key=lambda r: r.seq)
+        visit: list = []
+        for record in records + [None]:
+            if visit and (record is None or record.current_step != visit[0].current_step):
+                started = [r for r in visit if r.entry.action == "started" and r.entry.step == visit[0].current_step]
+                if started:  # None only on the case's `opened` record, before its first step started
+                    key = visit[0].current_step
+                    expected = step_times(started[0].entry.at, *sla[key]).deadline if key not in checks else None
+                    wrong = [(r.seq, r.entry.action, r.deadline) for r in visit
+                             if r.deadline != expected and not (r.deadline is None and r.entry.action == "opened")]
+                    assert not wrong, f"{workflow_id} {visit[0].current_step} expected {expected}: {wrong}"
+                    checked += len(visit)
+                visit = []
+            if record is not None:
+                visit.append(record)
+    assert checked > 20
+    assert seen and all(deadline == expected for _, deadline, expected in seen)

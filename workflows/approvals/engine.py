@@ -18,6 +18,7 @@ from .contracts import (
     CaseState,
     Decision,
     HistoryEntry,
+    StepTimes,
 )
 
 REASON_REQUIRED = {"reject", "return", "request_documents"}
@@ -119,6 +120,24 @@ def apply(state: CaseState, decision: Decision, at: str) -> tuple[HistoryEntry, 
         return entry, False
     state.status = IN_PROGRESS  # documents_received
     return entry, False
+
+
+def step_after(state: CaseState, decision: Decision) -> int | None:
+    """Index of the step `decision` leads to when it changes the step and the case goes on; else None."""
+    if decision.action == "approve" and state.current + 1 < len(state.steps):
+        return state.current + 1
+    if decision.action == "return":
+        return next((i for i, s in enumerate(state.steps) if s["key"] == decision.return_to), None)
+    return None
+
+
+def enter_step(state: CaseState, times: StepTimes | None) -> None:
+    """The step just changed: its own times replace the previous step's (None for a check step or
+    the end), so no reader sees the new step with the old step's deadline or alarms."""
+    state.step_started_at = times.started_at if times else None
+    state.reminder_at = times.reminder_at if times else None
+    state.deadline = times.deadline if times else None
+    state.reminded = state.escalated = False
 
 
 def approve_check(state: CaseState, detail: str, at: str) -> HistoryEntry:

@@ -6,7 +6,9 @@ step / ask for documents). Per step: a reminder before the deadline and an escal
 department head when it passes, both reported to the registry (inbox, events) and kept in the
 history; the case stays open. Check steps run an automatic check (e.g. no unearned prepaid
 money) and re-check daily until it passes. Every change is written to the registry by the
-`record_case_progress` activity, idempotent by (workflow id, history seq).
+`record_case_progress` activity, idempotent by (workflow id, history seq). A step change carries
+the new step's own deadline in the same record (times computed before the change), so no inbox
+shows one step with another's deadline.
 
 ConversionDeadline: one per county; at the end of the county's deadline day it asks the
 registry to remove the 学科类 scope of every institution not converted by then.
@@ -50,6 +52,9 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RECHECK_INTERVAL = timedelta(days=1)
+# Workflows started from issue 12 on compute the next step's times before the step changes; older
+# histories replay the earlier order (times computed when the next step starts).
+PATCH_TIMES_FIRST = "i12-step-times-before-step-change"
 
 
 class ApprovalWorkflow:
@@ -72,6 +77,7 @@ class ApprovalWorkflow:
         self._schedules: list[CalendarSchedule] = []  # loaded holiday schedules this case was told (issue 13)
         self._calendar_changes = 0
         self._times_calendar = 0  # the calendar change the current step's times were computed on
+        self._prepared: StepTimes | None = None  # the next decision step's times, set as it is entered
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -119,8 +125,10 @@ class ApprovalWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
-    async def _step_times(self, step: dict, start_iso: str) -> StepTimes:
+    async def _step_times(self, step: dict, start: datetime | str) -> StepTimes:
+        """The step's reminder and deadline from `start`, on the holiday schedules this case was told."""
         self._times_calendar = self._calendar_changes
+        start_iso = start if isinstance(start, str) else start.isoformat()
         args = [start_iso, step["sla_workdays"], step["remind_before_workdays"]]
         return await workflow.execute_local_activity(
             ACTIVITY_STEP_TIMES, args=args + ([self._schedules] if self._schedules else []),
@@ -128,10 +136,11 @@ class ApprovalWorkflow:
         )
 
     async def _run_decision_step(self, step: dict, start: datetime) -> None:
-        times = await self._step_times(step, start.isoformat())
+        times, self._prepared = self._prepared, None  # fixed when the previous step changed to this one
+        if times is None:
+            times = await self._step_times(step, start)
         state = self._state
-        state.step_started_at, state.reminder_at, state.deadline = times.started_at, times.reminder_at, times.deadline
-        state.reminded = state.escalated = False
+        engine.enter_step(state, times)
         await self._record(engine.record(state, "started", "系统", step["department"], times.started_at))
         index = state.current
         while state.current == index and not engine.finished(state):
@@ -181,10 +190,17 @@ class ApprovalWorkflow:
         await self._record(entry)
 
     async def _apply_next_decision(self) -> None:
-        decision = self._inbox.pop(0)
+        state = self._state
+        decision = self._inbox[0]  # stays queued (the validator answers "busy") until applied
+        now = workflow.now()
+        prepare = workflow.patched(PATCH_TIMES_FIRST)
+        times = await self._times_of(engine.step_after(state, decision), now) if prepare else None
+        self._inbox.pop(0)
         ticket = self._applied + 1
-        step = self._state.current_step
-        entry, _changed = engine.apply(self._state, decision, workflow.now().isoformat())
+        step = state.current_step
+        entry, changed = engine.apply(state, decision, now.isoformat())
+        if prepare and changed:
+            self._enter(times)
         resumes = decision.action == "approve" and bool(step.get("resumes_enrolment"))
         try:
             await self._record(entry, resumes_enrolment=resumes, correlation_id=decision.correlation_id)
@@ -204,13 +220,32 @@ class ApprovalWorkflow:
                 retry_policy=KEEP_TELLING,
             )
             if result.passed:
-                await self._record(engine.approve_check(state, result.detail, workflow.now().isoformat()))
+                now = workflow.now()
+                prepare = workflow.patched(PATCH_TIMES_FIRST)
+                following = state.current + 1 if state.current + 1 < len(state.steps) else None
+                times = await self._times_of(following, now) if prepare else None
+                entry = engine.approve_check(state, result.detail, now.isoformat())
+                if prepare:
+                    self._enter(times)
+                await self._record(entry)
                 return
             if not waiting_recorded:
                 waiting_recorded = True
                 await self._record(engine.record(state, "waiting", "系统", step["department"],
                                                  workflow.now().isoformat(), note=result.detail))
             await workflow.sleep(RECHECK_INTERVAL)
+
+    async def _times_of(self, index: int | None, start: datetime) -> StepTimes | None:
+        """The times of the step a change leads to, computed before the change (None: no deadline)."""
+        if index is None or self._state.steps[index]["kind"] != "decision":
+            return None
+        return await self._step_times(self._state.steps[index], start)
+
+    def _enter(self, times: StepTimes | None) -> None:
+        """Same workflow task as the step change: the state, its query and its record never show the
+        new step with the previous step's deadline (the torn inbox of issue 12)."""
+        engine.enter_step(self._state, times)
+        self._prepared = times
 
     async def _record(self, entry: HistoryEntry, resumes_enrolment: bool = False,
                       correlation_id: str | None = None) -> None:

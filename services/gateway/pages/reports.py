@@ -16,14 +16,16 @@ class ReportPages:
         kind = request.args.get("kind") if request.args.get("kind") in ("half_monthly", "weekly") else "half_monthly"
         as_of = request.args.get("as_of") or None
         signed = self._signed(request)
+        read_model = None
         try:
             report = self.reporting.get_report(signed, kind, None, as_of)
+            read_model = self._with_lag(signed, {})["read_model"]  # how far behind the figures are (issue 12)
         except DomainError as exc:
             report, error, status = None, exc.message, exc.http_status
         cycles = self.reporting.list_reports(signed, None, None)
         actor, _, _ = self._page_actor(request)
         return self._render(request, "reports.html", status=status, title="报表", report=report, kind=kind,
-                            as_of=as_of or "", cycles=cycles, error=error,
+                            as_of=as_of or "", cycles=cycles, error=error, read_model=read_model,
                             may_submit=can(actor, "reporting.submit"))
 
     @page("POST", "/ui/reports/submissions")

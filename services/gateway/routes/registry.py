@@ -9,6 +9,7 @@ from urllib.parse import quote
 from werkzeug.wrappers import Response
 
 from services.common.errors import ValidationFailed
+from services.common.policy import can
 from services.common.service_kit import paging
 
 from .. import identity
@@ -142,7 +143,7 @@ class RegistryRoutes:
         result = self.registry.commit_import(self.auth.signer.sign(actor), batch_id, townships)
         self.ctx.log.info("ledger_import", batch_id=batch_id, state=result["state"], created=result["created"],
                           updated=result["updated"], unchanged=result["unchanged"], errors=result["error_total"])
-        return import_answer(result)
+        return import_answer(self._lag_after_import(actor, result))
 
     @api("POST", "/api/registry/imports/file")
     def import_ledger_file(self, request):
@@ -154,7 +155,13 @@ class RegistryRoutes:
             self.auth.signer.sign(actor), request.args.get("name") or "",
             base64.b64encode(content).decode("ascii"), identity.township_directory(self.db, actor),
         )
-        return import_answer(result)
+        return import_answer(self._lag_after_import(actor, result))
+
+    def _lag_after_import(self, actor, result: dict) -> dict:
+        """A committed import says how far the reports are behind it (issue 12)."""
+        if result.get("state") == "rejected" or not can(actor, "reporting.read"):
+            return result
+        return self._with_lag(self.auth.signer.sign(actor), result)
 
     # issue 15: the template, and a preview of what a commit would do (row by row, errors in place)
 

@@ -27,7 +27,8 @@ class ReportRoutes:
         args = request.args
         division, as_of, file_format = args.get("division") or None, args.get("as_of") or None, args.get("format")
         if file_format in (None, "", "json"):
-            return self.reporting.get_report(self._signed(request), kind, division, as_of)
+            signed = self._signed(request)
+            return self._with_lag(signed, self.reporting.get_report(signed, kind, division, as_of))
         name = identity.division_name(self.db, division or self._actor(request).division_code)
         return self._report_file(self.reporting.export_report(
             self._signed(request), kind, division, as_of, file_format, name))
