@@ -49,7 +49,7 @@ def test_provisional_until_the_schedule_is_loaded(platform, tmp_path):
     load_demo_county(admin)
     education = as_user(platform, "jiaoti_leader")
     iid = education.post("/api/institutions", {
-        "name": f"老洲镇学科培训学校{uuid.uuid4().hex[:4]}", "uscc": make_uscc(int(time.time() * 1000) % 10**9),
+        "name": f"老洲镇学科培训学校{uuid.uuid4().int % 10**4:04d}", "uscc": make_uscc(int(time.time() * 1000) % 10**9),
         "licence_no": "教民E2E日历号", "licence_issued_on": "2021-06-18", "category": "学科类",
         "legal_form": "营利性", "township_code": TOWN, "address": "老洲镇1号"})["id"]
     wait_until(lambda: [t for t in education.get("/api/inspection/targets")["items"] if t["institution_id"] == iid],

@@ -62,7 +62,7 @@ def users(platform):
 
 def test_campaigns_records_and_orders_over_http(platform, users):
     education = users["jiaoti_leader"]
-    tag = uuid.uuid4().hex[:4]
+    tag = f"{uuid.uuid4().int % 10**4:04d}"
     academic = register(education, f"白柳镇学科培训学校{tag}A1", "学科类")
     closing = register(education, f"白柳镇艺术培训学校{tag}B2", "非学科类")
     wait_until(lambda: (target(education, academic), target(education, closing)), lambda ts: all(ts))
@@ -137,7 +137,7 @@ def test_campaigns_records_and_orders_over_http(platform, users):
 
 def test_a_complaint_from_triage_to_closure(platform, users):
     education, market = users["jiaoti_leader"], users["shichang_leader"]
-    name = f"白柳镇投诉对象培训学校{uuid.uuid4().hex[:4]}"
+    name = f"白柳镇投诉对象培训学校{uuid.uuid4().int % 10**4:04d}"
     iid = register(education, name, "学科类")
     wait_until(lambda: target(education, iid), lambda t: t is not None)
     clue = f"E2E-INS-{uuid.uuid4().hex[:8]}"
