@@ -19,7 +19,9 @@ from services.common.rpc_timeouts import TimedRpcProxy as RpcProxy  # every call
 
 from . import identity
 from .api import HttpServer  # werkzeug's 404/405 in the one error shape
-from .sessions import SessionTokens, token_from_request
+from services.common.clock import clock_from_env
+
+from .sessions import SessionStore, token_from_request
 from .routes import system
 from .routes import complaints as complaint_routes, escrow as escrow_routes, inspection as inspection_routes
 from .routes import registry as registry_routes, reports as report_routes, supervision as supervision_routes
@@ -33,11 +35,11 @@ def _bootstrap_identity(sessionmaker) -> None:
 
 
 class Auth(DependencyProvider):
-    """`self.auth.actor_token(request)` → signed actor of the logged-in user (or 401)."""
+    """The server-side sessions (sessions.py) and the actor signer."""
 
     def setup(self):
         secrets = load_secrets()
-        self.tokens = SessionTokens(secrets.session_signing_key)
+        self.sessions = SessionStore(clock=clock_from_env())
         self.signer = ActorSigner(secrets.actor_signing_key)
 
     def get_dependency(self, worker_ctx):
@@ -73,11 +75,18 @@ class GatewayService(
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _actor(self, request):
+    def _session_user(self, request):
+        """(token, session row, user, department) of the request's live session, else 401."""
         token = token_from_request(request)
         if not token:
             raise NotAuthenticated("请先登录")
-        user, dept = identity.load_user(self.db, self.auth.tokens.read(token))
+        row = self.auth.sessions.read(self.db, token)
+        user, dept = identity.load_user(self.db, row.user_id)
+        return token, row, user, dept
+
+    def _actor(self, request):
+        _, _, user, dept = self._session_user(request)
+        identity.require_password_changed(user)  # the generated admin password: change it first
         return identity.actor_for(user, dept)
 
     def _signed(self, request) -> str:

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from services.common.config import SERVICE_NAMES, project_root
-from shuangjian.client import Client
+from shuangjian.client import Client, login_local_admin
 from shuangjian.demo import DEMO_PASSWORD
 from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, postgres_databases
 
@@ -90,9 +90,10 @@ def run_platform(var: Path):
 
 
 def admin_client(platform) -> Client:
-    secrets = json.loads((platform["var"] / "secrets.json").read_text())
+    """The built-in admin as the CLI on the platform's machine logs in (the generated password is
+    replaced at first login and the new one written back to the platform's secrets file)."""
     client = Client(platform["url"])
-    client.login(secrets["admin_username"], secrets["admin_password"])
+    login_local_admin(client, platform["var"] / "secrets.json")
     return client
 
 
