@@ -62,11 +62,19 @@ class ServiceBase:
         return {"service": self.name, "queues": self.metrics.queues(), "errors": recent_errors()}
 
     @rpc
-    def verify_audit(self, actor):
-        """Walk this service's hash chain: {service, entries, ok, first_bad_seq, reason, last_hash}."""
+    def verify_audit(self, actor, at_seq=None):
+        """Walk this service's hash chain: {service, entries, ok, first_bad_seq, reason, last_hash}
+        (and `hash_at`: the hash of entry `at_seq`, to compare with the anchor)."""
         from . import audit
 
-        return audit.verify_for(self.db, self.actors.verify(actor), self.audit_trail)
+        return audit.verify_for(self.db, self.actors.verify(actor), self.audit_trail, at_seq)
+
+    @rpc
+    def audit_head(self, actor):
+        """The chain's last seq and hash, for the anchor the gateway writes outside the databases
+        (a count and a hash: nothing personal; any signed actor, the anchoring one is the platform)."""
+        self.actors.verify(actor)
+        return self.audit_trail.head(self.db)
 
     @rpc
     def list_audit(self, actor, entity=None, entity_id=None, limit=100, offset=0):

@@ -5,9 +5,11 @@ only for the identity store it holds.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 
 from services.common.config import deployment, load_secrets
 from services.common.context import Context
@@ -21,11 +23,22 @@ from . import identity
 from .api import HttpServer  # werkzeug's 404/405 in the one error shape
 from services.common.clock import clock_from_env
 
+from .audit_anchor import AnchorLog, anchor_file, anchor_key
 from .sessions import SessionStore, token_from_request
 from .routes import system
 from .routes import complaints as complaint_routes, escrow as escrow_routes, inspection as inspection_routes
 from .routes import registry as registry_routes, reports as report_routes, supervision as supervision_routes
 from . import pages  # the pages mixin (not imported by name: nameko run would take it for a service)
+
+
+def _anchor_seconds() -> int:
+    try:
+        return max(1, int(os.environ.get("SHUANGJIAN_AUDIT_ANCHOR_MINUTES", "10"))) * 60
+    except ValueError:
+        return 600
+
+
+ANCHOR_SECONDS = _anchor_seconds()
 
 
 def _bootstrap_identity(sessionmaker) -> None:
@@ -41,6 +54,7 @@ class Auth(DependencyProvider):
         secrets = load_secrets()
         self.sessions = SessionStore(clock=clock_from_env())
         self.signer = ActorSigner(secrets.actor_signing_key)
+        self.anchors = AnchorLog(anchor_file(), anchor_key(secrets.actor_signing_key))
 
     def get_dependency(self, worker_ctx):
         return self
@@ -72,6 +86,17 @@ class GatewayService(
     reporting = RpcProxy("reporting")
     workflows = RpcProxy("workflows")
     escrow_feed = RpcProxy("escrow_feed")  # the bank feed process (services/escrow/feed.py)
+
+    @timer(interval=ANCHOR_SECONDS)
+    def anchor_audit(self):
+        """Every chain's head to the anchor file outside the databases (audit_anchor.py)."""
+        from . import audit_routes
+
+        try:
+            anchor = audit_routes.anchor_now(self.db, self._platform_token(), self._audit_proxies(), self.auth.anchors)
+            self.ctx.log.info("audit_anchored", heads={k: v["seq"] for k, v in anchor["heads"].items()})
+        except Exception as exc:  # the next tick tries again; a failure must be seen, not crash the timer
+            self.ctx.log.error("audit_anchor_failed", error=repr(exc))
 
     # -- helpers ---------------------------------------------------------------------------------
 

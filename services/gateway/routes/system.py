@@ -180,8 +180,26 @@ class SystemRoutes:
 
         actor = self._actor(request)
         authorize(actor, "audit.verify")
-        results = audit_routes.verify_all(self.db, actor, self.auth.signer.sign(actor), self._audit_proxies())
-        return audit_routes.verify_status(results), {"items": results, "ok": all(r["ok"] for r in results)}
+        results, anchor = audit_routes.verify_all(self.db, actor, self.auth.signer.sign(actor), self._audit_proxies(),
+                                                  self.auth.anchors)
+        ok = all(r["ok"] for r in results) and not anchor["problem"]
+        return audit_routes.verify_status(results, anchor), {"items": results, "ok": ok, "anchor": anchor}
+
+    @api("POST", "/api/audit/anchor")
+    def anchor_audit_now(self, request):
+        """Write every chain's head to the anchor file now (the gateway also does it on a schedule,
+        every SHUANGJIAN_AUDIT_ANCHOR_MINUTES, default 10)."""
+        from .. import audit_routes
+
+        actor = self._actor(request)
+        authorize(actor, "audit.verify")
+        return 201, audit_routes.anchor_now(self.db, self._platform_token(), self._audit_proxies(), self.auth.anchors)
+
+    def _platform_token(self) -> str:
+        from services.common.config import deployment
+        from services.common.identity import system_actor
+
+        return self.auth.signer.sign(system_actor(deployment().root_code, name="audit_anchor"))
 
     @api("GET", "/api/audit")
     def list_audit(self, request):
