@@ -297,6 +297,9 @@ def create_user(session: Session, actor: Actor, data: object) -> dict:
     if not is_within(dept.division_code, actor.division_code):
         raise Forbidden("只能为本级及下级区划的部门创建用户", field="department_id")
     display_name = _text({"display_name": data.get("display_name") or username}, "display_name", "姓名", 50)
+    must_change = data.get("must_change_password", False)  # an initial password the admin handed over
+    if not isinstance(must_change, bool):
+        raise ValidationFailed("must_change_password 应为 true 或 false", field="must_change_password")
     user = User(
         username=username,
         display_name=display_name,
@@ -305,6 +308,7 @@ def create_user(session: Session, actor: Actor, data: object) -> dict:
         roles=",".join(roles),
         active=True,
         created_at=datetime.now(timezone.utc),
+        must_change_password=must_change,
     )
     _add_unique(session, user, Conflict(f"用户名 {username} 已存在", field="username"),
                 lambda u: audit_trail.append(session, actor, "identity.create_user", "user", u.id, None,

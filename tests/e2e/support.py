@@ -66,6 +66,9 @@ def run_platform(var: Path):
         SHUANGJIAN_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
         SHUANGJIAN_TEMPORAL_UI_PORT=str(free_port()),
         SHUANGJIAN_METRICS_PORT=str(free_port_range(7)),  # one /metrics port per process (localrun)
+        # the gateway's session clock runs this many seconds ahead when the file says so (absent: 0),
+        # so a test lets 30 idle minutes pass without waiting (services/common/clock.py)
+        SHUANGJIAN_CLOCK_OFFSET_FILE=str(var / "clock-offset"),
     )
     env.pop("SHUANGJIAN_SECRETS_FILE", None)
     databases = None
