@@ -34,6 +34,8 @@ from services.common.errors import (
 from services.common.logging import get_logger
 from services.common.metrics import observe_http
 
+from .ratelimit import TooManyAttempts
+
 MAX_BODY_BYTES = 1 << 20  # every JSON body; bulk routes (ledger rows, files) pass their own limit
 MAX_PATH_INT = 2**31 - 1  # ids are 32-bit in every database: a larger <int:…> cannot name a row
 
@@ -55,6 +57,7 @@ ERROR_TABLE: dict[type, tuple[int, str | None, str | None]] = {
     NotFound: (404, None, None),
     Conflict: (409, None, None),
     PayloadTooLarge: (413, None, None),
+    TooManyAttempts: (429, None, None),  # login throttling (ratelimit.py)
     RpcTimedOut: (504, None, None),  # a service did not answer in time (services/common/rpc_timeouts.py)
     Unavailable: (503, None, None),
     DomainError: (400, None, None),

@@ -19,10 +19,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.clock import SystemClock
+from services.common.errors import DomainError
 
 from .models import RateBucket
 
 MAX_KEY = 200
+
+
+class TooManyAttempts(DomainError):
+    """429: the client must wait (login throttling)."""
+
+    code = "rate_limited"
+    http_status = 429
 
 
 class SharedBuckets:

@@ -17,6 +17,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from services.common.config import project_root
+from services.common.identity import Actor, ActorSigner
 from services.gateway.sessions import COOKIE_NAME, csrf_token_for
 from shuangjian.client import ApiError, Client, wait_until
 from shuangjian.codes import make_uscc
@@ -163,15 +164,22 @@ def test_a_forged_actor_sent_straight_to_the_workflow_is_refused(platform):
     leader = education.get("/api/me")
     leader.pop("must_change_password", None)
 
+    guessed = ActorSigner("a-guessed-key").sign(Actor.from_dict(leader))
+
     async def forge():
         client = await TemporalClient.connect(platform["env"]["SHUANGJIAN_TEMPORAL_ADDRESS"])
         handle = client.get_workflow_handle(workflow_id(iid))
-        with pytest.raises(WorkflowUpdateFailedError) as info:
-            await handle.execute_update(UPDATE_DECIDE, DecisionInput(actor=leader, outcome="verified"))
-        return info.value.cause
+        causes = []
+        for token in ("", guessed):  # the education leader's fields, unsigned or signed with a guess
+            with pytest.raises(WorkflowUpdateFailedError) as info:
+                await handle.execute_update(UPDATE_DECIDE, DecisionInput(actor=leader, outcome="verified",
+                                                                         actor_token=token))
+            causes.append(info.value.cause)
+        return causes
 
-    cause = asyncio.run(asyncio.wait_for(forge(), 60))
-    assert cause.type == "NotAuthenticated" and "签名" in cause.message
+    unsigned, guessed_key = asyncio.run(asyncio.wait_for(forge(), 60))
+    assert unsigned.type == guessed_key.type == "NotAuthenticated"
+    assert "操作人身份签名无效" in guessed_key.message
     assert state()["decision"] is None
     education.post(f"/api/institutions/{iid}/verification/decision", {"outcome": "verified"})  # the real path
     assert wait_until(state, lambda s: s["decision"] is not None)["decision"]["outcome"] == "verified"
