@@ -50,6 +50,10 @@ def anchor(client: Client) -> int:
     for service, head in made["heads"].items():
         print(f"{service}（{SERVICE_NAMES.get(service, service)}）锚定至第{head['seq']}条")
     print(f"已写入锚点：{_local(made['at'])}（北京时间）")
+    if made.get("mismatched"):
+        print("以下审计链与上次锚点不符，沿用上次锚点：" + "、".join(made["mismatched"]) + "；请执行 shuangjian audit verify",
+              file=sys.stderr)
+        return 1
     return 0
 
 

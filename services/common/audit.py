@@ -196,11 +196,16 @@ class AuditTrail:
 
     # -- checking ----------------------------------------------------------------------------
 
-    def head(self, session: Session) -> dict:
-        """The chain's head as recorded (last seq and hash): what an anchor keeps (issue 16)."""
+    def head(self, session: Session, at_seq: int | None = None) -> dict:
+        """The chain's head as recorded (last seq and hash): what an anchor keeps (issue 16); with
+        `at_seq`, also that entry's stored hash (`hash_at`, None when it is gone): one row read."""
         head = session.get(self.head_model, HEAD_ID)
-        return {"service": self.service, "last_seq": head.last_seq if head else 0,
-                "last_hash": head.last_hash if head else GENESIS}
+        out = {"service": self.service, "last_seq": head.last_seq if head else 0,
+               "last_hash": head.last_hash if head else GENESIS}
+        if at_seq is not None:
+            entry = session.get(self.entry_model, at_seq) if at_seq > 0 else None
+            out["hash_at"] = GENESIS if at_seq == 0 else (entry.hash if entry is not None else None)
+        return out
 
     def verify(self, session: Session, at_seq: int | None = None) -> dict:
         """Walk the chain in seq order: seq without gaps, each prev link, each hash, and the head

@@ -22,18 +22,35 @@ def _unavailable(name: str, exc: BaseException) -> dict:
 
 
 def anchor_now(session, signed_actor: str, proxies: dict, log: AnchorLog) -> dict:
-    """Every chain's head (services asked at once; one that does not answer is anchored next
-    time) and the gateway's own, appended to the anchor file."""
-    pending = {name: proxy.audit_head.call_async(signed_actor) for name, proxy in proxies.items()}
-    heads = {}
+    """Every chain's head (services asked at once) and the gateway's own, appended to the anchor
+    file. A chain that no longer holds its last anchored entry (shortened or rewritten since) keeps
+    that old anchor, so a later anchor never blesses the tampered chain; so does a service that
+    does not answer. → the anchor written, with `mismatched`: the services whose chain broke."""
+    previous = (log.latest() or {}).get("heads", {})  # AnchorProblem: the file itself was altered
+    pending = {name: proxy.audit_head.call_async(signed_actor, _seq(previous, name))
+               for name, proxy in proxies.items()}
+    answers = {}
     for name, reply in pending.items():
         try:
             with eventlet.Timeout(HEAD_TIMEOUT_SECONDS):
-                heads[name] = reply.result()
+                answers[name] = reply.result()
         except (Exception, eventlet.Timeout):
-            continue
-    heads["gateway"] = audit_trail.head(session)
-    return log.append(heads)
+            answers[name] = None
+    answers["gateway"] = audit_trail.head(session, _seq(previous, "gateway"))
+    heads, mismatched = {}, []
+    for name, head in answers.items():
+        held = previous.get(name)
+        if head is not None and (held is None or (head["last_seq"] >= held["seq"] and head["hash_at"] == held["hash"])):
+            heads[name] = head
+        elif held is not None:
+            heads[name] = {"last_seq": held["seq"], "last_hash": held["hash"]}  # carried forward
+            if head is not None:
+                mismatched.append(name)
+    return log.append(heads) | {"mismatched": mismatched}
+
+
+def _seq(heads: dict, name: str):
+    return heads[name]["seq"] if name in heads else None
 
 
 def verify_all(session, actor, signed_actor: str, proxies: dict, log: AnchorLog | None = None):

@@ -95,6 +95,8 @@ class GatewayService(
         try:
             anchor = audit_routes.anchor_now(self.db, self._platform_token(), self._audit_proxies(), self.auth.anchors)
             self.ctx.log.info("audit_anchored", heads={k: v["seq"] for k, v in anchor["heads"].items()})
+            if anchor["mismatched"]:  # a chain shortened or rewritten since the last anchor
+                self.ctx.log.error("audit_anchor_mismatch", services=anchor["mismatched"])
         except Exception as exc:  # the next tick tries again; a failure must be seen, not crash the timer
             self.ctx.log.error("audit_anchor_failed", error=repr(exc))
 

@@ -70,3 +70,38 @@ def test_the_anchor_file_detects_edits_and_removed_lines(session, log):  # noqa:
     log.path.write_text(lines[0] + "\n")
     with pytest.raises(AnchorProblem):
         forged.lines()
+
+
+def test_a_later_anchor_does_not_bless_a_shortened_chain(tmp_path, log):
+    """The scheduled anchor after a deletion keeps the old anchor for that chain, so verify keeps
+    failing; the gateway's own chain here (no services asked)."""
+    from pathlib import Path
+
+    from sqlalchemy.orm import sessionmaker
+
+    from services.common.config import Deployment
+    from services.common.db import make_engine, migrate
+    from services.gateway import audit_routes, identity
+
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    migrate("gateway", Path(identity.__file__).parent / "migrations", url)
+    db = sessionmaker(bind=make_engine(url), expire_on_commit=False)()
+    identity.bootstrap(db, Deployment("340722", "枞阳县"), "admin", "generated-Admin-pw1")
+    user, dept = identity.authenticate(db, {"username": "admin", "password": "generated-Admin-pw1"})
+    admin = identity.actor_for(user, dept)
+    for n in range(3):
+        identity.create_user(db, admin, {"username": f"clerk{n}", "password": "password-1234",
+                                         "department_id": dept.id, "roles": ["clerk"]})
+    first = audit_routes.anchor_now(db, "unused", {}, log)
+    assert first["heads"]["gateway"]["seq"] == 3 and first["mismatched"] == []
+    db.execute(text("DELETE FROM audit_log WHERE seq = 3"))
+    last = db.execute(text("SELECT hash FROM audit_log WHERE seq = 2")).scalar_one()
+    db.execute(text("UPDATE audit_head SET last_seq = 2, last_hash = :h"), {"h": last})
+    db.commit()
+    db.expire_all()
+    second = audit_routes.anchor_now(db, "unused", {}, log)
+    assert second["mismatched"] == ["gateway"] and second["heads"]["gateway"] == first["heads"]["gateway"]
+    results, anchor = audit_routes.verify_all(db, admin, "unused", {}, log)
+    assert anchor["problem"] is None and results[0]["ok"] is False and "尾部条目被删除" in results[0]["reason"]
+    assert audit_routes.verify_status(results, anchor) == 409
+    db.close()

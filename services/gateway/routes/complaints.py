@@ -26,7 +26,7 @@ class ComplaintRoutes:
     def _rate_limited(self, request, buckets):
         from .. import ratelimit
 
-        wait = buckets.take(request.remote_addr or "unknown")
+        wait = buckets.take(self.db, request.remote_addr or "unknown")
         if not wait:
             return None
         seconds = ratelimit.retry_after(wait)
