@@ -90,19 +90,24 @@ class SessionStore:
         if row is None:
             raise NotAuthenticated("登录凭证无效")
         if row.revoked_at is not None:
-            raise NotAuthenticated("登录已失效，请重新登录")
+            raise NotAuthenticated(self._ended_message(row.revoked_reason))
         now = self.clock.now()
-        if now >= row.created_at + self.absolute:
-            self._end(db, row, now, "absolute_timeout")
-            raise NotAuthenticated("登录已过期，请重新登录")
-        if now >= row.last_seen_at + self.idle:
-            self._end(db, row, now, "idle_timeout")
-            minutes = int(self.idle.total_seconds() // 60)
-            raise NotAuthenticated(f"超过{minutes}分钟未操作，登录已失效，请重新登录")
+        for reason, end in (("absolute_timeout", row.created_at + self.absolute),
+                            ("idle_timeout", row.last_seen_at + self.idle)):
+            if now >= end:
+                self._end(db, row, now, reason)  # ended for good: setting a clock back revives nothing
+                raise NotAuthenticated(self._ended_message(reason))
         if now - row.last_seen_at >= TOUCH_EVERY:
             row.last_seen_at = now
             db.commit()
         return row
+
+    def _ended_message(self, reason: str | None) -> str:
+        if reason == "absolute_timeout":
+            return "登录已过期，请重新登录"
+        if reason == "idle_timeout":
+            return f"超过{int(self.idle.total_seconds() // 60)}分钟未操作，登录已过期，请重新登录"
+        return "登录已失效，请重新登录"
 
     def revoke(self, db: Session, token: str | None, reason: str = "logout") -> None:
         if not token:
