@@ -103,12 +103,24 @@ def error_body(code: str, message: str, field: str | None = None, **extra) -> di
 
 
 def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(
+    response = Response(
         json.dumps(payload, ensure_ascii=False, default=str),
         status=status,
         mimetype="application/json",
         headers=headers,
     )
+    return with_security_headers(response)
+
+
+def with_security_headers(response: Response) -> Response:
+    """Answers are personal data: never cached, never sniffed; HSTS once served over TLS (ASVS 14.4)."""
+    from .sessions import secure_cookies
+
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if secure_cookies():
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
 
 
 def error_response(exc: BaseException) -> Response:

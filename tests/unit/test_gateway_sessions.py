@@ -203,3 +203,24 @@ def test_public_form_limit_is_shared_and_refills(url, clock):
     assert buckets.take(one, "1.2.3.4") == 0.0
     one.close()
     two.close()
+
+
+def test_cookies_and_answers_under_tls(monkeypatch):
+    from werkzeug.wrappers import Response
+
+    from services.gateway.api import json_response
+    from services.gateway.sessions import clear_session_cookie, set_session_cookie
+
+    plain = Response("")
+    set_session_cookie(plain, "t" * 43, 28800)
+    assert "Secure" not in plain.headers["Set-Cookie"] and "HttpOnly" in plain.headers["Set-Cookie"]
+    assert json_response({}).headers["X-Content-Type-Options"] == "nosniff"
+    assert json_response({}).headers["Cache-Control"] == "no-store"
+    monkeypatch.setenv("SHUANGJIAN_SECURE_COOKIES", "1")
+    secure = Response("")
+    set_session_cookie(secure, "t" * 43, 28800)
+    cookie = secure.headers["Set-Cookie"]
+    assert "Secure" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    clear_session_cookie(secure)
+    assert all("Secure" in c for c in secure.headers.getlist("Set-Cookie"))
+    assert json_response({}).headers["Strict-Transport-Security"] == "max-age=31536000"

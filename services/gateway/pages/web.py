@@ -123,6 +123,10 @@ def html(text: str, status: int = 200, headers: dict | None = None) -> Response:
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
         "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+    from ..sessions import secure_cookies
+
+    if secure_cookies():
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 
