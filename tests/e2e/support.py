@@ -104,3 +104,15 @@ def as_user(platform, username) -> Client:
     client = Client(platform["url"])
     client.login(username, DEMO_PASSWORD)
     return client
+
+
+def verification_state(client: Client, institution_id: int) -> dict | None:
+    """The licence verification of an institution, None until its workflow has started."""
+    from shuangjian.client import ApiError
+
+    try:
+        return client.get(f"/api/institutions/{institution_id}/verification")
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise

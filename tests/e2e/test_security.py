@@ -22,7 +22,7 @@ from services.gateway.sessions import COOKIE_NAME, csrf_token_for
 from shuangjian.client import ApiError, Client, wait_until
 from shuangjian.codes import make_uscc
 from shuangjian.demo import load_demo_county
-from tests.e2e.support import admin_client, as_user, cli, free_port
+from tests.e2e.support import admin_client, as_user, cli, verification_state, free_port
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "Security@2026-e2e"
@@ -153,12 +153,7 @@ def test_a_forged_actor_sent_straight_to_the_workflow_is_refused(platform):
         "address": "义津镇2号"})["id"]
 
     def state():
-        try:
-            return education.get(f"/api/institutions/{iid}/verification")
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return verification_state(education, iid)
 
     assert wait_until(state, lambda s: s is not None and s["deadline"])["status"] == "pending"
     leader = education.get("/api/me")
