@@ -1,7 +1,6 @@
 """Helpers of the end-to-end tests: start a platform the way `make up` does, log in, call the CLI."""
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
