@@ -87,6 +87,19 @@ def test_disabling_a_user_ends_the_session_at_once(platform):
         Client(platform["url"]).login(name, PASSWORD)
     assert info.value.status == 401
 
+    # the same from the users page (用户管理), as an admin does it
+    other = _user(platform, admin)
+    _, token = _cookie_login(platform, other)
+    secrets = json.loads((platform["var"] / "secrets.json").read_text())
+    page, _ = _cookie_login(platform, secrets["admin_username"], secrets["admin_password"])
+    users = page.get(platform["url"] + "/ui/users", timeout=30)
+    assert users.status_code == 200 and other in users.text
+    csrf = users.text.split('name="csrf-token" content="')[1].split('"')[0]
+    oid = next(u["id"] for u in admin.get("/api/users", limit=500)["items"] if u["username"] == other)
+    done = page.post(platform["url"] + f"/ui/users/{oid}/disable", data={"csrf_token": csrf}, allow_redirects=False,
+                     timeout=30)
+    assert done.status_code == 303 and _works(platform, token)[0] == 401
+
 
 def test_a_session_ends_after_30_idle_minutes(platform):
     name = _user(platform, admin_client(platform))
