@@ -224,3 +224,7 @@ def test_cookies_and_answers_under_tls(monkeypatch):
     clear_session_cookie(secure)
     assert all("Secure" in c for c in secure.headers.getlist("Set-Cookie"))
     assert json_response({}).headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_retry_after_rounds_up_to_whole_seconds():
+    assert ratelimit.retry_after(119.2) == 120 and ratelimit.retry_after(0.01) == 1
