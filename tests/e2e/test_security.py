@@ -228,7 +228,8 @@ def test_deleting_the_last_audit_rows_after_an_anchor_is_detected(platform):
     finally:  # the platform is shared by the session: put the rows back
         with engine.begin() as db:
             db.execute(text("DELETE FROM audit_log WHERE seq > :keep"), {"keep": keep})  # logins since
-            for row in saved:
+            for row in saved:  # the JSON columns as JSON text (PostgreSQL hands back dicts)
+                row = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for k, v in row.items()}
                 db.execute(text("INSERT INTO audit_log (" + ", ".join(row) + ") VALUES ("
                                 + ", ".join(":" + k for k in row) + ")"), row)
             db.execute(text("UPDATE audit_head SET last_seq = :last_seq, last_hash = :last_hash"), head)
