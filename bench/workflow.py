@@ -50,6 +50,7 @@ from workflows.verification.contracts import (
     workflow_id,
 )
 from workflows.verification.workflows import LicenceVerification
+from workflows import actor_tokens  # noqa: E402
 from workflows.worker import ACTIVITY_THREADS, assert_not_monkey_patched, build_worker
 
 from workflows.metrics import WorkflowMetricsInterceptor
@@ -134,6 +135,9 @@ async def shape_round(client, n: int, tally: Tally) -> None:
 async def verification(client, n: int, tally: Tally, offset: int) -> None:
     queue = f"bench-verification-{uuid.uuid4().hex[:8]}"
     leader = LEADER.to_dict()
+    signer = ActorSigner("bench-signing-key")
+    actor_tokens.configure(signer)  # as workflows/worker.py does with the deployment's key
+    token = signer.sign(LEADER)
 
     async def one(i):  # a fresh dev server per run: ids need only differ within it (offset: per round)
         institution_id = offset + (i + 1 if i >= 0 else 90_000 - i)
@@ -146,7 +150,8 @@ async def verification(client, n: int, tally: Tally, offset: int) -> None:
         assert await start_verification(client, params, queue)
         handle = client.get_workflow_handle_for(LicenceVerification.run, workflow_id(institution_id))
         state = await handle.execute_update(
-            UPDATE_DECIDE, DecisionInput(actor=leader, outcome="verified"), result_type=VerificationState
+            UPDATE_DECIDE, DecisionInput(actor=leader, outcome="verified", actor_token=token),
+            result_type=VerificationState
         )
         assert state.recorded and state.verification == "verified", state
         final = await handle.result()

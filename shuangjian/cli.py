@@ -160,6 +160,12 @@ def cmd_audit_verify(args) -> int:
     return verify(_client(args))
 
 
+def cmd_audit_anchor(args) -> int:
+    from .audit import anchor
+
+    return anchor(_client(args))
+
+
 def cmd_dlq(args) -> int:
     from . import dlq
 
@@ -287,9 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     rlist.set_defaults(func=cmd_report)
 
     audit = sub.add_parser("audit", help="审计日志（哈希链）").add_subparsers(dest="action", required=True)
-    averify = audit.add_parser("verify", help="校验各服务的审计链：有条目被改动或删除则退出码为1")
+    averify = audit.add_parser("verify", help="校验各服务的审计链并对照锚点：有条目被改动或删除则退出码为1")
     _add_remote_options(averify)
     averify.set_defaults(func=cmd_audit_verify)
+    aanchor = audit.add_parser("anchor", help="立即把各审计链的链头写入锚点文件（网关也按计划每10分钟写一次）")
+    _add_remote_options(aanchor)
+    aanchor.set_defaults(func=cmd_audit_anchor)
 
     dlq = sub.add_parser("dlq", help="死信队列：列出、修复原因后重放（直接连消息中间件，在平台本机运行）")
     dlq_actions = dlq.add_subparsers(dest="action", required=True)

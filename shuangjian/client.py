@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 import requests
 
-from services.common.config import gateway_url, load_secrets, secrets_file
+from services.common.config import gateway_url, secrets_file, store_admin_password
 
 
 class ApiError(Exception):
@@ -67,6 +67,40 @@ class Client:
         self.token = result["token"]
         return result["user"]
 
+    def change_password(self, current: str, new: str) -> dict:
+        """Every session of the user ends; this client continues with the new one it is given."""
+        result = self.post("/api/password", {"current_password": current, "new_password": new})
+        self.token = result["token"]
+        return result["user"]
+
+
+def login_local_admin(client: Client, path=None) -> dict:
+    """Log in as the built-in admin from the secrets file on the platform's own machine. The
+    generated password must be changed at first login: this replaces it with a new random one and
+    writes that back to the (0600) file, so the password `make up` generated is dead after its
+    first use and the file stays the one place the admin password of this machine is kept."""
+    import secrets as token
+
+    path = path or secrets_file()
+    stored = load_secrets_from(path)
+    try:
+        user = client.login(stored["admin_username"], stored["admin_password"])
+    except ApiError as exc:
+        if exc.status != 401:
+            raise
+        # another CLI process may have just rotated it: read the file again, once
+        stored = load_secrets_from(path)
+        user = client.login(stored["admin_username"], stored["admin_password"])
+    if user.get("must_change_password"):
+        new = token.token_urlsafe(24)
+        user = client.change_password(stored["admin_password"], new)
+        store_admin_password(new, path)
+    return user
+
+
+def load_secrets_from(path) -> dict:
+    return json.loads(open(path, encoding="utf-8").read())
+
 
 def connect(url=None, user=None, password=None, token=None) -> Client:
     """A logged-in client: explicit token, else user/password, else the local built-in admin."""
@@ -80,8 +114,7 @@ def connect(url=None, user=None, password=None, token=None) -> Client:
         return client
     if not secrets_file().exists():
         raise SystemExit(f"未找到 {secrets_file()}：请先在本机执行 make up，或用 --user/--token 连接远程平台")
-    secrets = load_secrets()
-    client.login(secrets.admin_username, secrets.admin_password)
+    login_local_admin(client)
     return client
 
 

@@ -178,7 +178,8 @@ class WorkflowsService:
             raise ValidationFailed("理由应为文字", field="reason")
         handle = self.client.get_workflow_handle(workflow_id(institution_id))
         payload = DecisionInput(
-            actor=actor.to_dict(), outcome=outcome, reason=reason, correlation_id=current_correlation_id.get()
+            actor=actor.to_dict(), outcome=outcome, reason=reason, correlation_id=current_correlation_id.get(),
+            actor_token=actor_token,  # the workflow's validator verifies it again
         )
         try:
             update = await handle.start_update(
@@ -228,7 +229,7 @@ class WorkflowsService:
         whose validator checks department, role, division, action and reason."""
         actor = self.signer.verify(actor_token)
         handle = self.client.get_workflow_handle(_case_id(workflow_id))
-        payload = case_decision(actor, decision, current_correlation_id.get())
+        payload = case_decision(actor, decision, current_correlation_id.get(), actor_token)
         try:
             update = await handle.start_update(
                 UPDATE_DECIDE, payload, wait_for_stage=WorkflowUpdateStage.ACCEPTED,

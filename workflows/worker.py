@@ -58,6 +58,7 @@ from workflows.reports.workflows import ReportDeadline
 from workflows.rectification.activities import RectificationActivities
 from workflows.rectification.bridge import InspectionBridge
 from workflows.rectification.workflows import Rectification
+from workflows import actor_tokens
 from workflows.rpc_server import RpcServer, WorkflowsService
 from workflows.verification.activities import VerificationActivities
 from workflows.service_calls import ServiceCaller
@@ -108,6 +109,7 @@ def build_worker(
         max_concurrent_activities=ACTIVITY_THREADS,
         graceful_shutdown_timeout=timedelta(seconds=10),
         interceptors=[WorkflowMetricsInterceptor()],  # temporal_workflows_*_total (workflows/metrics.py)
+        workflow_runner=actor_tokens.sandbox_runner(),  # the validators see the configured key
     )
 
 
@@ -142,6 +144,7 @@ async def serve(stop: asyncio.Event) -> None:
     log = get_logger(component="workflows.worker")
     assert_not_monkey_patched()
     signer = ActorSigner(load_secrets().actor_signing_key)
+    actor_tokens.configure(signer)  # the decide validators verify the signed actor (workflows/actor_tokens.py)
     uri = amqp_uri()
     queue = task_queue()
     wait = float(os.environ.get("SHUANGJIAN_TEMPORAL_CONNECT_WAIT", "60"))

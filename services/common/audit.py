@@ -195,12 +195,26 @@ class AuditTrail:
 
     # -- checking ----------------------------------------------------------------------------
 
-    def verify(self, session: Session) -> dict:
+    def head(self, session: Session, at_seq: int | None = None) -> dict:
+        """The chain's head as recorded (last seq and hash): what an anchor keeps (issue 16); with
+        `at_seq`, also that entry's stored hash (`hash_at`, None when it is gone): one row read."""
+        head = session.get(self.head_model, HEAD_ID)
+        out = {"service": self.service, "last_seq": head.last_seq if head else 0,
+               "last_hash": head.last_hash if head else GENESIS}
+        if at_seq is not None:
+            entry = session.get(self.entry_model, at_seq) if at_seq > 0 else None
+            out["hash_at"] = GENESIS if at_seq == 0 else (entry.hash if entry is not None else None)
+        return out
+
+    def verify(self, session: Session, at_seq: int | None = None) -> dict:
         """Walk the chain in seq order: seq without gaps, each prev link, each hash, and the head
-        row against the last entry. The first broken entry is reported (`first_bad_seq`)."""
+        row against the last entry. The first broken entry is reported (`first_bad_seq`).
+        `at_seq`: also report that entry's hash (`hash_at`), to compare with an anchor."""
         model = self.entry_model
         result = {"service": self.service, "entries": 0, "ok": True, "first_bad_seq": None, "reason": None,
                   "last_hash": GENESIS}
+        if at_seq is not None:
+            result["hash_at"] = GENESIS if at_seq == 0 else None
 
         def broken(seq: int, reason: str) -> dict:
             result.update(ok=False, first_bad_seq=seq, reason=reason)
@@ -217,6 +231,8 @@ class AuditTrail:
             if compute_hash(entry.prev_hash, entry_fields(entry)) != entry.hash:
                 return broken(entry.seq, "内容与哈希不符（条目被修改）")
             result["entries"] = entry.seq
+            if entry.seq == at_seq:
+                result["hash_at"] = entry.hash
             expected, prev = entry.seq + 1, entry.hash
         result["last_hash"] = prev
         last = expected - 1
@@ -253,11 +269,14 @@ class AuditTrail:
 VERIFY_ACTION = "audit.verify"
 
 
-def verify_for(session: Session, actor: Actor, trail: AuditTrail) -> dict:
+def verify_for(session: Session, actor: Actor, trail: AuditTrail, at_seq: object = None) -> dict:
+    from .errors import ValidationFailed
     from .policy import authorize
 
     authorize(actor, VERIFY_ACTION)
-    return trail.verify(session)
+    if at_seq is not None and (not isinstance(at_seq, int) or isinstance(at_seq, bool) or at_seq < 0):
+        raise ValidationFailed("锚点序号应为非负整数", field="at_seq")
+    return trail.verify(session, at_seq)
 
 
 def list_for(session: Session, actor: Actor, trail: AuditTrail, read_actions: tuple[str, ...],

@@ -57,3 +57,40 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class SystemClock:
+    """The wall clock, as an object so that time-bound rules (session timeouts, throttles) can be
+    handed another one in tests."""
+
+    def now(self) -> datetime:
+        return utc_now()
+
+
+class FileOffsetClock(SystemClock):
+    """The wall clock moved forward by the seconds written in a file (absent or unreadable: 0).
+
+    For end-to-end tests only, which must let 30 idle minutes pass in a running gateway without
+    waiting: enabled by SHUANGJIAN_CLOCK_OFFSET_FILE, which no deployment sets (docs/security.md)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def offset_seconds(self) -> float:
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                return float(fh.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0.0
+
+    def now(self) -> datetime:
+        from datetime import timedelta
+
+        return utc_now() + timedelta(seconds=self.offset_seconds())
+
+
+def clock_from_env() -> SystemClock:
+    import os
+
+    path = os.environ.get("SHUANGJIAN_CLOCK_OFFSET_FILE")
+    return FileOffsetClock(path) if path else SystemClock()

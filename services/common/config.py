@@ -87,6 +87,19 @@ def ensure_secrets() -> Secrets:
     return load_secrets()
 
 
+def store_admin_password(password: str, path: Path | None = None) -> None:
+    """Replace the built-in admin's password in the secrets file (atomically, mode 0600): the CLI
+    on the platform's machine does it after the forced change of the generated one (issue 16)."""
+    path = Path(path or secrets_file())
+    data = json.loads(path.read_text())
+    data["admin_password"] = password
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
+
+
 def load_secrets() -> Secrets:
     env_key = os.environ.get("SHUANGJIAN_ACTOR_SIGNING_KEY")
     path = secrets_file()

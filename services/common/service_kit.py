@@ -75,11 +75,22 @@ class ServiceBase:
                               lag.check_limit(limit))
 
     @rpc
-    def verify_audit(self, actor):
-        """Walk this service's hash chain: {service, entries, ok, first_bad_seq, reason, last_hash}."""
+    def verify_audit(self, actor, at_seq=None):
+        """Walk this service's hash chain: {service, entries, ok, first_bad_seq, reason, last_hash}
+        (and `hash_at`: the hash of entry `at_seq`, to compare with the anchor)."""
         from . import audit
 
-        return audit.verify_for(self.db, self.actors.verify(actor), self.audit_trail)
+        return audit.verify_for(self.db, self.actors.verify(actor), self.audit_trail, at_seq)
+
+    @rpc
+    def audit_head(self, actor, at_seq=None):
+        """The chain's last seq and hash (and the hash of entry `at_seq`: the one last anchored),
+        for the anchor the gateway writes outside the databases (counts and hashes, nothing
+        personal: any signed actor; the anchoring one is the platform)."""
+        self.actors.verify(actor)
+        if at_seq is not None and (not isinstance(at_seq, int) or isinstance(at_seq, bool) or at_seq < 0):
+            raise ValidationFailed("锚点序号应为非负整数", field="at_seq")
+        return self.audit_trail.head(self.db, at_seq)
 
     @rpc
     def list_audit(self, actor, entity=None, entity_id=None, limit=100, offset=0):

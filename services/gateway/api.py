@@ -34,6 +34,8 @@ from services.common.errors import (
 from services.common.logging import get_logger
 from services.common.metrics import observe_http
 
+from .ratelimit import TooManyAttempts
+
 MAX_BODY_BYTES = 1 << 20  # every JSON body; bulk routes (ledger rows, files) pass their own limit
 MAX_PATH_INT = 2**31 - 1  # ids are 32-bit in every database: a larger <int:…> cannot name a row
 
@@ -55,6 +57,7 @@ ERROR_TABLE: dict[type, tuple[int, str | None, str | None]] = {
     NotFound: (404, None, None),
     Conflict: (409, None, None),
     PayloadTooLarge: (413, None, None),
+    TooManyAttempts: (429, None, None),  # login throttling (ratelimit.py)
     RpcTimedOut: (504, None, None),  # a service did not answer in time (services/common/rpc_timeouts.py)
     Unavailable: (503, None, None),
     DomainError: (400, None, None),
@@ -100,12 +103,24 @@ def error_body(code: str, message: str, field: str | None = None, **extra) -> di
 
 
 def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(
+    response = Response(
         json.dumps(payload, ensure_ascii=False, default=str),
         status=status,
         mimetype="application/json",
         headers=headers,
     )
+    return with_security_headers(response)
+
+
+def with_security_headers(response: Response) -> Response:
+    """Answers are personal data: never cached, never sniffed; HSTS once served over TLS (ASVS 14.4)."""
+    from .sessions import secure_cookies
+
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if secure_cookies():
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
 
 
 def error_response(exc: BaseException) -> Response:

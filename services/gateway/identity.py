@@ -62,6 +62,7 @@ def user_view(u: User, dept: Department) -> dict:
         "department": department_view(dept),
         "roles": u.roles.split(","),
         "active": u.active,
+        "must_change_password": bool(u.must_change_password),
     }
 
 
@@ -113,6 +114,7 @@ def bootstrap(session: Session, deployment: Deployment, admin_username: str, adm
                 roles="admin,leader,clerk",
                 active=True,
                 created_at=datetime.now(timezone.utc),
+                must_change_password=True,  # generated: replaced at first login (issue 16)
             )
         )
     session.commit()
@@ -139,6 +141,65 @@ def load_user(session: Session, user_id: int) -> tuple[User, Department]:
     if user is None or not user.active:
         raise NotAuthenticated("登录已失效，请重新登录")
     return user, session.get(Department, user.department_id)
+
+
+class PasswordChangeRequired(Forbidden):
+    """The generated admin password is still in use: only the password change is allowed."""
+
+    code = "password_change_required"
+
+
+def require_password_changed(user: User) -> None:
+    if user.must_change_password:
+        raise PasswordChangeRequired("首次登录须先修改初始密码（页面：/ui/password；接口：POST /api/password）",
+                                     field="password")
+
+
+def audit_session_event(session: Session, user: User, dept: Department, action: str, detail: dict) -> None:
+    """Login, logout and refusals in the gateway's audit chain (等保: who, when, what, outcome)."""
+    audit_trail.append(session, actor_for(user, dept), action, "user", user.id, None,
+                       {"username": user.username, **detail}, dept.division_code)
+    session.commit()
+
+
+def change_password(session: Session, user: User, dept: Department, data: object, end_sessions) -> None:
+    """{current_password, new_password}: the current one checked, the rule applied to the new one;
+    every session of the user ends (`end_sessions(user_id)`, same transaction), audited."""
+    data = _body(data)
+    current, new = data.get("current_password"), data.get("new_password")
+    if not isinstance(current, str) or not verify_password(user.password_hash, current):
+        raise ValidationFailed("当前密码不正确", field="current_password")
+    new = check_password_rule(new, field="new_password", username=user.username)
+    if new == current:
+        raise ValidationFailed("新密码不能与当前密码相同", field="new_password")
+    user.password_hash = hash_password(new)
+    was_forced = bool(user.must_change_password)
+    user.must_change_password = False
+    user.password_changed_at = datetime.now(timezone.utc)
+    ended = end_sessions(user.id)
+    audit_trail.append(session, actor_for(user, dept), "identity.change_password", "user", user.id, None,
+                       {"username": user.username, "forced": was_forced, "sessions_ended": ended},
+                       dept.division_code)  # never the password or its hash
+    session.commit()
+
+
+def set_user_active(session: Session, actor: Actor, user_id: int, active: bool, end_sessions) -> dict:
+    """An admin disables (or enables again) a user of the admin's division; disabling ends every
+    session of that user at once."""
+    authorize(actor, "identity.manage_users")
+    user = session.get(User, user_id)
+    dept = session.get(Department, user.department_id) if user else None
+    if user is None or not is_within(dept.division_code, actor.division_code):
+        raise NotFound(f"用户 {user_id} 不存在", field="user_id")
+    if user.id == actor.user_id and not active:
+        raise Conflict("不能停用自己的账号", field="user_id")
+    before = user_view(user, dept)
+    user.active = bool(active)
+    ended = end_sessions(user.id) if not active else 0
+    audit_trail.append(session, actor, "identity.enable_user" if active else "identity.disable_user", "user",
+                       user.id, before, user_view(user, dept) | {"sessions_ended": ended}, dept.division_code)
+    session.commit()
+    return user_view(user, dept)
 
 
 # -- administration (admin role; only within the admin's own division) ---------------------------
@@ -267,7 +328,7 @@ def create_user(session: Session, actor: Actor, data: object) -> dict:
     username = data.get("username")
     if not isinstance(username, str) or not _USERNAME.match(username):
         raise ValidationFailed("用户名为3–50位字母、数字、下划线、点或连字符", field="username")
-    password = check_password_rule(data.get("password"))
+    password = check_password_rule(data.get("password"), username=username)
     roles = parse_roles(data.get("roles", [Role.clerk.value]))
     dept_id = data.get("department_id")
     if not isinstance(dept_id, int) or isinstance(dept_id, bool):
@@ -278,6 +339,9 @@ def create_user(session: Session, actor: Actor, data: object) -> dict:
     if not is_within(dept.division_code, actor.division_code):
         raise Forbidden("只能为本级及下级区划的部门创建用户", field="department_id")
     display_name = _text({"display_name": data.get("display_name") or username}, "display_name", "姓名", 50)
+    must_change = data.get("must_change_password", False)  # an initial password the admin handed over
+    if not isinstance(must_change, bool):
+        raise ValidationFailed("must_change_password 应为 true 或 false", field="must_change_password")
     user = User(
         username=username,
         display_name=display_name,
@@ -286,6 +350,7 @@ def create_user(session: Session, actor: Actor, data: object) -> dict:
         roles=",".join(roles),
         active=True,
         created_at=datetime.now(timezone.utc),
+        must_change_password=must_change,
     )
     _add_unique(session, user, Conflict(f"用户名 {username} 已存在", field="username"),
                 lambda u: audit_trail.append(session, actor, "identity.create_user", "user", u.id, None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.clock import UtcDateTime
@@ -51,6 +51,35 @@ class User(Base):
     # an institution's account (机构端, issue 14): the one institution it acts for, its name as the header shows
     institution_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     institution_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # the generated admin password must be replaced at first login (issue 16)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class LoginSession(Base):
+    """A server-side session (issue 16): the cookie or Bearer token is a random secret; only its
+    SHA-256 is stored, so a copy of this table logs no one in. Ends on logout, password change,
+    user disable, after the idle timeout or the absolute one."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(30), nullable=True)
+
+
+class RateBucket(Base):
+    """A token bucket shared by every gateway replica (login failures, the public form)."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "<limit>:<client>"
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)  # epoch seconds of the last refill
 
 
 class AuditEntry(AuditEntryMixin, Base):

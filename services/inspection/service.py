@@ -171,6 +171,11 @@ class InspectionService(service_kit.ServiceBase):
         return complaints.reply(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
 
     @rpc
+    def reveal_complaint_contact(self, actor, complaint_id, data=None):
+        # the answer holds the unmasked phone: never log it
+        return complaints.reveal_contact(self.db, self.actors.verify(actor), complaint_id, data)
+
+    @rpc
     def close_complaint(self, actor, complaint_id, data=None):
         return complaints.close(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
 

@@ -1,7 +1,6 @@
 """Helpers of the end-to-end tests: start a platform the way `make up` does, log in, call the CLI."""
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -10,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from services.common.config import SERVICE_NAMES, project_root
-from shuangjian.client import Client
+from shuangjian.client import Client, login_local_admin
 from shuangjian.demo import DEMO_PASSWORD
 from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, postgres_databases
 
@@ -66,6 +65,9 @@ def run_platform(var: Path):
         SHUANGJIAN_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
         SHUANGJIAN_TEMPORAL_UI_PORT=str(free_port()),
         SHUANGJIAN_METRICS_PORT=str(free_port_range(7)),  # one /metrics port per process (localrun)
+        # the gateway's session clock runs this many seconds ahead when the file says so (absent: 0),
+        # so a test lets 30 idle minutes pass without waiting (services/common/clock.py)
+        SHUANGJIAN_CLOCK_OFFSET_FILE=str(var / "clock-offset"),
     )
     env.pop("SHUANGJIAN_SECRETS_FILE", None)
     databases = None
@@ -90,9 +92,10 @@ def run_platform(var: Path):
 
 
 def admin_client(platform) -> Client:
-    secrets = json.loads((platform["var"] / "secrets.json").read_text())
+    """The built-in admin as the CLI on the platform's machine logs in (the generated password is
+    replaced at first login and the new one written back to the platform's secrets file)."""
     client = Client(platform["url"])
-    client.login(secrets["admin_username"], secrets["admin_password"])
+    login_local_admin(client, platform["var"] / "secrets.json")
     return client
 
 
@@ -100,3 +103,15 @@ def as_user(platform, username) -> Client:
     client = Client(platform["url"])
     client.login(username, DEMO_PASSWORD)
     return client
+
+
+def verification_state(client: Client, institution_id: int) -> dict | None:
+    """The licence verification of an institution, None until its workflow has started."""
+    from shuangjian.client import ApiError
+
+    try:
+        return client.get(f"/api/institutions/{institution_id}/verification")
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise

@@ -21,7 +21,6 @@ import random
 import subprocess
 import time
 from datetime import datetime, timedelta
-from unittest import mock
 
 import pytest
 import requests
@@ -34,7 +33,7 @@ from services.common.bank_feed_wire import DLQ_QUEUE, encode_batch, publish_batc
 from services.common.workdays import SHANGHAI
 from shuangjian.client import ApiError, Client, wait_until
 from shuangjian.codes import make_uscc
-from shuangjian.demo import load_demo_county
+from shuangjian.demo import DEMO_PASSWORD, load_demo_county
 from tests.e2e.support import admin_client, as_user, run_platform
 
 TOWNSHIP = "340722100"
@@ -412,17 +411,28 @@ def test_forged_expired_and_tampered_sessions_are_refused(bad_platform, world):
     before = counts(bad_platform)
     me = world["education"].get("/api/me")
     uid = me.get("id") or me.get("user_id") or 1
+    # the signed cookie of before issue 16 (a user id and a signature): no longer a way in, even signed right
     other = URLSafeTimedSerializer("not-the-deployment-key", salt="shuangjian.session").dumps({"uid": uid})
-    real = URLSafeTimedSerializer(_tokens(bad_platform), salt="shuangjian.session")
-    with mock.patch("time.time", return_value=time.time() - 3 * 24 * 3600):
-        expired = real.dumps({"uid": uid})
+    signed = URLSafeTimedSerializer(_tokens(bad_platform), salt="shuangjian.session").dumps({"uid": uid})
+    later = Client(url)  # a session of its own, which the gateway's clock will see 9 hours later
+    later.login("jiaoti_clerk", DEMO_PASSWORD)
+    expired = later.token
     good = world["education"].token
-    payload, rest = good.split(".", 1)
-    tampered = real.dumps({"uid": uid + 1}).split(".", 1)[0] + "." + rest  # someone else's id, our signature
+    tampered = good[:10] + ("A" if good[10] != "A" else "B") + good[11:]
     flipped = good[:-2] + ("A" if good[-2] != "A" else "B") + good[-1]
-    forged = {"other key": other, "expired": expired, "tampered payload": tampered, "flipped signature": flipped,
-              "empty": "", "garbage": "a.b.c", "huge": "x" * 20000, "unicode": "令牌"}
+    forged = {"other key": other, "old signed format": signed, "expired": expired, "tampered payload": tampered,
+              "flipped signature": flipped, "empty": "", "garbage": "a.b.c", "huge": "x" * 20000, "unicode": "令牌"}
     body = json.dumps(institution_body())
+    offset = bad_platform["var"] / "clock-offset"  # the gateway's session clock (tests/e2e/support.py)
+    offset.write_text(str(9 * 3600))
+    try:
+        _each_forged(url, forged, body)
+    finally:
+        offset.unlink(missing_ok=True)
+    assert counts(bad_platform) == before
+
+
+def _each_forged(url, forged, body):
     for what, token in forged.items():
         for method, path, data in (("GET", "/api/me", None), ("POST", "/api/institutions", body),
                                    ("GET", "/api/institutions", None)):
@@ -441,7 +451,6 @@ def test_forged_expired_and_tampered_sessions_are_refused(bad_platform, world):
             response = requests.request(method, url + path, data=data, cookies=cookies, timeout=30,
                                         headers={"Content-Type": "application/json"})
             assert_refused(response, f"{what} cookie {method} {path}", {400, 401, 403, 431})
-    assert counts(bad_platform) == before
 
 
 def test_cookie_sessions_need_the_csrf_token(bad_platform, world):

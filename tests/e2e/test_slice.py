@@ -9,7 +9,7 @@ import pytest
 from shuangjian.client import ApiError, Client, wait_until
 from shuangjian.codes import make_uscc
 from shuangjian.demo import load_demo_county
-from tests.e2e.support import admin_client, as_user, cli
+from tests.e2e.support import admin_client, as_user, cli, verification_state
 
 PROCESSES = ("registry", "escrow", "inspection", "reporting", "gateway", "worker", "temporal", "escrow_feed")
 
@@ -72,12 +72,7 @@ def test_the_slice_from_registration_to_verification(platform):
     assert counts["status_counts"]["正常营业"] >= 1
 
     def state():
-        try:
-            return education.get(f"/api/institutions/{iid}/verification")
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return verification_state(education, iid)
 
     pending = wait_until(state, lambda s: s is not None and s["deadline"])
     assert pending["status"] == "pending"

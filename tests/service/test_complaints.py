@@ -80,6 +80,20 @@ def test_public_complaint_from_intake_to_closure(config, inspection, token, syst
         assert public["reply"] == "经查属实，已责令停止违规培训" and public["status"] == "replied"
         assert "contact_phone" not in public and "history" not in public and "content" not in public
 
+        # the handling department may see the number to call back — with a reason, and audited
+        with pytest.raises(Forbidden):
+            call(inspection, "reveal_complaint_contact", police, cid, {"reason": "回访"})
+        with pytest.raises(ValidationFailed) as info:
+            call(inspection, "reveal_complaint_contact", market, cid, {})
+        assert info.value.field == "reason"
+        shown = call(inspection, "reveal_complaint_contact", market, cid, {"reason": "回访举报人核实情况"})
+        assert shown["contact_phone"] == "13800138000"
+        trail = call(inspection, "list_audit", education, "complaint", str(cid))["items"]
+        reveal = [e for e in trail if e["action"] == "inspection.reveal_complaint_contact"]
+        assert len(reveal) == 1 and reveal[0]["department_kind"] == "market_regulation"
+        assert reveal[0]["after"] == {"receipt_no": receipt["receipt_no"], "contact_phone": "138****8000",
+                                      "reason": "回访举报人核实情况"}
+
         with pytest.raises(Forbidden):
             call(inspection, "close_complaint", police, cid, {})
         closed = call(inspection, "close_complaint", market, cid, {})

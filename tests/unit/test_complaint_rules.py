@@ -6,7 +6,6 @@ import pytest
 
 from services.common.errors import Conflict, Forbidden, ValidationFailed
 from services.common.workdays import SHANGHAI
-from services.gateway.ratelimit import TokenBuckets, retry_after
 from services.inspection import complaint_rules as rules
 
 
@@ -97,14 +96,3 @@ def test_received_time_formats():
     assert rules.parse_received_at("2026-09-30").date() == date(2026, 9, 30)
     with pytest.raises(ValidationFailed):
         rules.parse_received_at("昨天")
-
-
-def test_token_bucket_refills():
-    now = [0.0]
-    buckets = TokenBuckets(5, 600, clock=lambda: now[0])
-    assert [buckets.take("a") for _ in range(5)] == [0.0] * 5
-    wait = buckets.take("a")
-    assert retry_after(wait) == 120
-    assert buckets.take("b") == 0.0
-    now[0] += 120
-    assert buckets.take("a") == 0.0

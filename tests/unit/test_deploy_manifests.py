@@ -80,6 +80,9 @@ KNOWN_ENV = COMMON_ENV | TEMPORAL_ENV | {
     "SHUANGJIAN_TEMPORAL_CONNECT_WAIT", "SHUANGJIAN_PUBLIC_COMPLAINT_LIMIT", "SHUANGJIAN_PUBLIC_LOOKUP_LIMIT",
     "SHUANGJIAN_LOGIN_FAILURE_LIMIT", "SHUANGJIAN_TEMPORAL_UI_URL",
     "SHUANGJIAN_CONTRACT_CODE_LIMIT", "SHUANGJIAN_CONTRACT_CODE_MISS_LIMIT",  # 家长端 (issue 14)
+    "SHUANGJIAN_SECURE_COOKIES", "SHUANGJIAN_SESSION_IDLE_MINUTES", "SHUANGJIAN_SESSION_ABSOLUTE_HOURS",
+    "SHUANGJIAN_AUDIT_ANCHOR_MINUTES", "SHUANGJIAN_AUDIT_ANCHOR_FILE",
+    "SHUANGJIAN_CLOCK_OFFSET_FILE",  # the end-to-end tests' clock only: never set in deploy/
 }
 
 
@@ -439,6 +442,19 @@ def test_the_image_runs_each_process_as_make_up_does():
         assert re.search(rf"^\s*[\w|]*\b{argument}\b[\w|]*\)", entrypoint, re.M), argument
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {".venv", "var", ".git"} <= set(ignored)
+
+
+def test_the_cluster_sends_cookies_over_tls_only_and_keeps_the_audit_anchor(rendered):
+    """Issue 16: TLS ends at the ingress, so the session cookie is Secure; the anchor file lives on
+    its own claim (not the pod's emptyDir), where every gateway replica appends to it."""
+    _, resources = rendered
+    data = find(resources, "ConfigMap", "shuangjian-config")["data"]
+    assert data["SHUANGJIAN_SECURE_COOKIES"] == "1" and data["SHUANGJIAN_SESSION_IDLE_MINUTES"] == "30"
+    gateway = find(resources, "Deployment", "gateway")["spec"]["template"]["spec"]
+    claim = next(v for v in gateway["volumes"] if v["name"] == "audit-anchors")["persistentVolumeClaim"]["claimName"]
+    assert find(resources, "PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteMany"]
+    mount = next(m for m in gateway["containers"][0]["volumeMounts"] if m["name"] == "audit-anchors")
+    assert data["SHUANGJIAN_AUDIT_ANCHOR_FILE"].startswith(mount["mountPath"] + "/")
 
 
 def test_the_metrics_port_is_the_probed_one(rendered, compose):

@@ -1,11 +1,10 @@
 """The pages' security pieces without a server: the CSRF token of a session, which requests must
-carry it, login throttling, and that GatewayService picks up the pages mixin's entrypoints."""
+carry it, and that GatewayService picks up the pages mixin's entrypoints."""
 import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.common.errors import Forbidden
-from services.gateway import ratelimit
 from services.gateway.sessions import COOKIE_NAME, csrf_token_for, token_from_request
 
 
@@ -34,28 +33,6 @@ def test_cookie_sessions_need_the_csrf_token_to_change_state():
 def test_csrf_token_is_per_session_and_does_not_reveal_it():
     assert csrf_token_for("a") != csrf_token_for("b")
     assert "a" * 3 not in csrf_token_for("aaa") and len(csrf_token_for("a")) == 40
-
-
-def test_login_throttling_per_username_and_client():
-    clock = [0.0]
-    buckets = ratelimit.TokenBuckets(5, 900, clock=lambda: clock[0])
-    original = ratelimit.failed_logins
-    ratelimit.failed_logins = buckets
-    try:
-        for _ in range(5):
-            assert ratelimit.login_wait("wang", "10.0.0.1") == 0
-            ratelimit.login_failed("wang", "10.0.0.1")
-        assert ratelimit.login_wait("wang", "10.0.0.1") == 180
-        assert ratelimit.login_wait("WANG ", "10.0.0.1") == 180  # the same user however typed
-        assert ratelimit.login_wait("wang", "10.0.0.2") == 0  # another client is not locked out
-        assert ratelimit.login_wait("li", "10.0.0.1") == 0
-        clock[0] += 180
-        assert ratelimit.login_wait("wang", "10.0.0.1") == 0
-        ratelimit.login_succeeded("wang", "10.0.0.1")
-        assert buckets.wait("wang|10.0.0.1") == 0
-        assert "分钟后再试" in ratelimit.login_throttled_message(180)
-    finally:
-        ratelimit.failed_logins = original
 
 
 def test_gateway_service_has_the_pages_entrypoints():

@@ -29,6 +29,7 @@ from shuangjian.infra import session_vhost
 from services.common.identity import Actor, ActorSigner, DepartmentKind
 from workflows.verification.activities import VerificationActivities
 from workflows.verification.contracts import ACTIVITY_RECORD, RecordRequest
+from workflows import actor_tokens
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
 VENV_BIN = Path(sys.prefix) / "bin"
@@ -40,6 +41,13 @@ COUNTY = "340722"  # 枞阳县
 TOWNSHIP = "340722100"
 OTHER_COUNTY = "340706"  # 义安区
 SIGNING_KEY = "workflow-tests-signing-key"
+TEST_SIGNER = ActorSigner(SIGNING_KEY)
+actor_tokens.configure(TEST_SIGNER)  # what workflows/worker.py does with the deployment's key
+
+
+def signed(actor: Actor) -> str:
+    """The actor token the gateway would sign for `actor` (what a decision carries)."""
+    return TEST_SIGNER.sign(actor)
 
 
 # --- async tests ---------------------------------------------------------------------------

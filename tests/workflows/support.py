@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.worker import Worker
 
+from workflows import actor_tokens
+
 
 @contextlib.asynccontextmanager
 async def serving(client, queue, workflows, activities, started: list):
@@ -13,7 +15,7 @@ async def serving(client, queue, workflows, activities, started: list):
     the session's one time-skipping server is not held up by workflows nobody serves."""
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(client, task_queue=queue, workflows=workflows, activities=activities,
-                          activity_executor=executor):
+                          activity_executor=executor, workflow_runner=actor_tokens.sandbox_runner()):
             try:
                 yield
             finally:

@@ -31,7 +31,7 @@ from workflows.approvals.contracts import (
 from workflows.approvals.workflows import ConversionApproval, ConversionDeadline, Deregistration
 
 from .support import serving
-from .conftest import TOWNSHIP, make_actor
+from .conftest import TOWNSHIP, make_actor, signed
 
 
 @dataclass
@@ -108,7 +108,7 @@ async def start(client, queue, params):
 
 
 def decide(actor, action="approve", **kw) -> Decision:
-    return Decision(actor=actor.to_dict(), action=action, **kw)
+    return Decision(actor=actor.to_dict(), action=action, actor_token=signed(actor), **kw)
 
 
 async def refused(handle, decision) -> ApplicationError:
@@ -169,6 +169,18 @@ async def test_wrong_department_clerk_and_outsider_are_refused_and_nothing_chang
         assert (await refused(handle, decide(EDU_CLERK))).type == "Forbidden"
         outsider = make_actor(DepartmentKind.education, division="340706", name="外县", user_id=30)
         assert (await refused(handle, decide(outsider))).type == "Forbidden"
+        state = await handle.query(ConversionApproval.state)
+        assert state.current == 0 and not [h for h in state.history if h.action == "approve"]
+
+
+async def test_a_forged_actor_on_the_temporal_frontend_is_refused(time_env, task_queue, worker):
+    client = time_env.client
+    async with worker(client, task_queue):
+        handle = await start(client, task_queue, case_input())
+        forged = Decision(actor=EDU.to_dict(), action="approve")  # no token: straight to Temporal
+        assert (await refused(handle, forged)).type == "NotAuthenticated"
+        swapped = Decision(actor=EDU.to_dict(), action="approve", actor_token=signed(CIVIL))
+        assert (await refused(handle, swapped)).type == "NotAuthenticated"
         state = await handle.query(ConversionApproval.state)
         assert state.current == 0 and not [h for h in state.history if h.action == "approve"]
 

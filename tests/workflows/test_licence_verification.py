@@ -18,7 +18,7 @@ from workflows.errors import application_error
 from workflows.verification.contracts import DecisionInput, VerificationInput, VerificationState, workflow_id
 from workflows.verification.workflows import LicenceVerification
 
-from .conftest import TOWNSHIP
+from .conftest import TOWNSHIP, signed
 
 INSTITUTION = 101
 
@@ -42,7 +42,7 @@ async def start(client, queue, params=None):
 
 
 def decision(actor, outcome="verified", reason=None) -> DecisionInput:
-    return DecisionInput(actor=actor.to_dict(), outcome=outcome, reason=reason)
+    return DecisionInput(actor=actor.to_dict(), outcome=outcome, reason=reason, actor_token=signed(actor))
 
 
 async def rejected_update(handle, payload) -> ApplicationError:
@@ -120,6 +120,30 @@ async def test_civil_affairs_cannot_decide(time_env, task_queue, running_worker,
         cause = await rejected_update(handle, decision(civil_affairs_leader))
         assert cause.type == "Forbidden"
         assert cause.message == "民政局无权执行此操作，仅限：教体局"
+        state = await state_of(handle)
+        assert (state.status, state.decision, state.recorded) == ("pending", None, False)
+        assert registry.calls == []
+        await handle.terminate("test done")
+
+
+async def test_a_forged_actor_sent_straight_to_the_workflow_is_refused(time_env, task_queue, running_worker,
+                                                                    registry, education_leader, civil_affairs_leader):
+    """A client on the Temporal frontend itself (no gateway, no RPC endpoint) writes an education
+    leader into the update: without the gateway's signature over exactly that actor, refused."""
+    from services.common.identity import ActorSigner
+
+    client = time_env.client
+    async with running_worker(client, task_queue):
+        handle = await start(client, task_queue, verification_input(institution_id=109))
+        unsigned = DecisionInput(actor=education_leader.to_dict(), outcome="verified")
+        other_key = DecisionInput(actor=education_leader.to_dict(), outcome="verified",
+                                  actor_token=ActorSigner("a-guessed-key").sign(education_leader))
+        swapped = DecisionInput(actor=education_leader.to_dict(), outcome="verified",
+                                actor_token=signed(civil_affairs_leader))  # a real token of someone else
+        for forged in (unsigned, other_key, swapped):
+            cause = await rejected_update(handle, forged)
+            assert cause.type == "NotAuthenticated", cause
+        assert "签名" in cause.message
         state = await state_of(handle)
         assert (state.status, state.decision, state.recorded) == ("pending", None, False)
         assert registry.calls == []

@@ -7,7 +7,7 @@ from workflows.bridge import start_verification
 from workflows.verification.contracts import DecisionInput, VerificationInput, VerificationState, workflow_id
 from workflows.verification.workflows import LicenceVerification
 
-from .conftest import TOWNSHIP
+from .conftest import TOWNSHIP, signed
 
 
 async def test_registration_to_recorded_rejection(dev_env, task_queue, running_worker, registry, education_leader):
@@ -26,7 +26,8 @@ async def test_registration_to_recorded_rejection(dev_env, task_queue, running_w
         handle = client.get_workflow_handle_for(LicenceVerification.run, workflow_id(201))
         state = await handle.execute_update(
             "decide",
-            DecisionInput(actor=education_leader.to_dict(), outcome="rejected", reason="许可证载明地址与实际不符"),
+            DecisionInput(actor=education_leader.to_dict(), outcome="rejected", reason="许可证载明地址与实际不符",
+                          actor_token=signed(education_leader)),
             result_type=VerificationState,
         )
         assert (state.status, state.recorded, state.verification) == ("decided", True, "rejected")

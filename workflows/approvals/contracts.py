@@ -59,12 +59,13 @@ class CaseInput:
 class Decision:
     """Payload of the `decide` update."""
 
-    actor: dict  # Actor.to_dict(), authenticated by the RPC endpoint
+    actor: dict  # Actor.to_dict(): must equal the signed actor in `actor_token`
     action: str  # one of ACTIONS
     reason: str | None = None  # required for reject / return / request_documents
     return_to: str | None = None  # step key, for return (驳回到任一之前的步骤)
     note: str | None = None  # e.g. the new permit number
     correlation_id: str | None = None
+    actor_token: str = ""  # the gateway-signed actor, verified by the validator (workflows/actor_tokens.py)
 
 
 @dataclass
@@ -180,7 +181,7 @@ def _seconds(delta: timedelta) -> int:
     return int(delta / timedelta(seconds=1))
 
 
-def case_decision(actor, body: object, correlation_id: str | None) -> Decision:
+def case_decision(actor, body: object, correlation_id: str | None, actor_token: str = "") -> Decision:
     """The update payload from an API body; shapes only (the workflow's validator owns the rules)."""
     if not isinstance(body, dict):
         raise ValidationFailed("决定应为对象：{action, reason, return_to, note}", field="decision")
@@ -193,4 +194,4 @@ def case_decision(actor, body: object, correlation_id: str | None) -> Decision:
     if not fields["action"]:
         raise ValidationFailed("请选择操作：approve、reject、return、request_documents、documents_received",
                                field="action")
-    return Decision(actor=actor.to_dict(), correlation_id=correlation_id, **fields)
+    return Decision(actor=actor.to_dict(), correlation_id=correlation_id, actor_token=actor_token, **fields)

@@ -24,6 +24,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from services.common.errors import DomainError
     from services.common.workdays import SHANGHAI
+    from workflows import actor_tokens
     from workflows.approvals import engine
     from workflows.approvals.contracts import (
         ACTIVITY_CHECK,
@@ -92,6 +93,7 @@ class ApprovalWorkflow:
     @decide.validator
     def validate_decide(self, decision: Decision) -> None:
         try:
+            actor_tokens.verified_actor(decision.actor_token, decision.actor)  # a forged dict stops here
             engine.validate(self._state, decision, busy=bool(self._inbox))
         except DomainError as exc:
             raise application_error(exc) from None

@@ -53,10 +53,11 @@ class VerificationInput:
 class DecisionInput:
     """Payload of the `decide` update."""
 
-    actor: dict  # Actor.to_dict() of the deciding user, already authenticated by the caller
+    actor: dict  # Actor.to_dict() of the deciding user: must equal the signed one in `actor_token`
     outcome: str  # "verified" | "rejected"
     reason: str | None = None  # required when rejected
     correlation_id: str | None = None  # of the request carrying the decision (gateway → RPC)
+    actor_token: str = ""  # the gateway-signed actor, verified by the validator (workflows/actor_tokens.py)
 
 
 @dataclass

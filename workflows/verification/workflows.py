@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from services.common.identity import Actor
     from services.common.policy import authorize
     from workflows.calendar_contract import SIGNAL_CALENDAR_CHANGED, CalendarSchedule, merged
+    from workflows import actor_tokens
     from workflows.errors import KEEP_TELLING, application_error, domain_error
     from workflows.verification.contracts import (
         ACTIVITY_COMPUTE_DEADLINE,
@@ -201,6 +202,7 @@ class LicenceVerification:
     @decide.validator
     def validate_decide(self, decision: DecisionInput) -> None:
         try:
+            actor_tokens.verified_actor(decision.actor_token, decision.actor)  # a forged dict stops here
             check_decision(decision, self._params.division_code, self._decision is not None)
         except DomainError as exc:
             raise application_error(exc) from None

@@ -55,9 +55,30 @@ class AdminPages:
             body = {"username": form.get("username", ""), "password": form.get("password", ""),
                     "display_name": form.get("display_name") or None,
                     "department_id": _form_int(form, "department_id", "部门"),
-                    "roles": form.getlist("roles") or ["clerk"]}
+                    "roles": form.getlist("roles") or ["clerk"],
+                    "must_change_password": form.get("must_change_password") == "1"}
             created = identity.create_user(self.db, actor, body)
         except DomainError as exc:
             return self._users_page(request, error=exc.message, status=exc.http_status, form=form)
         self.ctx.log.info("user_created", username=created["username"], via="page")
         return redirect("/ui/users", f"已创建用户 {created['username']}")
+
+    @page("POST", "/ui/users/<int:user_id>/disable")
+    def page_user_disable(self, request, user_id):
+        return self._page_set_active(request, user_id, False)
+
+    @page("POST", "/ui/users/<int:user_id>/enable")
+    def page_user_enable(self, request, user_id):
+        return self._page_set_active(request, user_id, True)
+
+    def _page_set_active(self, request, user_id: int, active: bool):
+        """Disabling ends every session of the user at once (issue 16)."""
+        actor = self._page_post(request)
+        try:
+            view = identity.set_user_active(self.db, actor, user_id, active,
+                                            lambda uid: self.auth.sessions.revoke_user(self.db, uid, "user_disabled"))
+        except DomainError as exc:
+            self.db.rollback()
+            return self._users_page(request, error=exc.message, status=exc.http_status)
+        self.ctx.log.info("user_enabled" if active else "user_disabled", username=view["username"], by=actor.username)
+        return redirect("/ui/users", f"已{'启用' if active else '停用'}用户 {view['username']}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from services.common.errors import DomainError, ValidationFailed
 from services.common.identity import DepartmentKind
 
+from ..ratelimit import TooManyAttempts  # noqa: F401  (the pages raise it)
+
 
 K = DepartmentKind
 CHECKLIST = None  # filled lazily from services.inspection.campaign_rules (labels of the 12 items)
@@ -16,11 +18,6 @@ PUBLIC_STATUSES = {
     "deregistering": "注销中",
     "deregistered": "已注销",
 }
-
-
-class TooManyAttempts(DomainError):
-    code = "rate_limited"
-    http_status = 429
 
 
 def _checklist() -> dict:

@@ -67,7 +67,7 @@ class PublicPages:
         if not web.check_pre_csrf(request):
             return self.page_public_complaint(request, error="页面已过期或缺少安全令牌，请刷新后重新提交",
                                               status=403, form=form)
-        wait = ratelimit.public_submissions.take(request.remote_addr or "unknown")
+        wait = ratelimit.public_submissions.take(self.db, request.remote_addr or "unknown")
         if wait:
             seconds = ratelimit.retry_after(wait)
             return self.page_public_complaint(request, error=f"提交过于频繁，请{seconds}秒后再试", status=429, form=form)
@@ -84,7 +84,7 @@ class PublicPages:
         receipt = (request.args.get("receipt") or "").strip()
         result, error, status = None, None, 200
         if receipt:
-            wait = ratelimit.public_lookups.take(request.remote_addr or "unknown")
+            wait = ratelimit.public_lookups.take(self.db, request.remote_addr or "unknown")
             if wait:
                 error, status = f"查询过于频繁，请{ratelimit.retry_after(wait)}秒后再试", 429
             else:

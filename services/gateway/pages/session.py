@@ -1,15 +1,17 @@
 """The pages' base: the page actor, CSRF-checked posts, rendering, the login and the home page."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from services.common.errors import DomainError, NotAuthenticated, ValidationFailed
 
 from .. import identity, ratelimit
-from ..sessions import COOKIE_NAME, CsrfRefused, csrf_token_for
+from ..passwords import MIN_LENGTH
+from ..sessions import COOKIE_NAME, CsrfRefused, clear_session_cookie, csrf_token_for, set_session_cookie
 from . import web
 from .web import page, redirect, render
 from .common import (K, TooManyAttempts)
+
+
+PASSWORD_PAGE = "/ui/password"
 
 
 class PageBase:
@@ -19,11 +21,12 @@ class PageBase:
         token = request.cookies.get(COOKIE_NAME)
         if not token:
             raise NotAuthenticated("请先登录")
-        uid, issued = self.auth.tokens.read_with_time(token)
-        user, dept = identity.load_user(self.db, uid)
+        row = self.auth.sessions.read(self.db, token)
+        user, dept = identity.load_user(self.db, row.user_id)
+        if request.path != PASSWORD_PAGE:
+            identity.require_password_changed(user)  # the page entrypoint sends the user to /ui/password
         actor = identity.actor_for(user, dept)
-        expires = issued + timedelta(seconds=self.auth.tokens.max_age)
-        return actor, csrf_token_for(token), expires
+        return actor, csrf_token_for(token), self.auth.sessions.expires_at(row)
 
     def _page_post(self, request):
         """The actor of a state-changing form post: the session's CSRF token must come with it."""
@@ -43,16 +46,16 @@ class PageBase:
         within 15 minutes, 429 (TooManyAttempts) without checking the password."""
         username = body.get("username") if isinstance(body, dict) else None
         client = request.remote_addr
-        wait = ratelimit.login_wait(username, client)
+        wait = ratelimit.login_wait(self.db, username, client)
         if wait:
             self.ctx.log.warning("login_throttled", user=username, client=client, retry_after=wait)
             raise TooManyAttempts(ratelimit.login_throttled_message(wait))
         try:
             user, dept = identity.authenticate(self.db, body)
         except NotAuthenticated:
-            ratelimit.login_failed(username, client)
+            ratelimit.login_failed(self.db, username, client)
             raise
-        ratelimit.login_succeeded(username, client)
+        ratelimit.login_succeeded(self.db, username, client)
         return user, dept
 
     def _townships(self, actor) -> dict:
@@ -88,19 +91,50 @@ class PageBase:
         except (TooManyAttempts, NotAuthenticated, ValidationFailed) as exc:
             status = exc.http_status
             return self.page_login(request, error=exc.message, status=status, username=form.get("username", ""))
-        token = self.auth.tokens.issue(user.id)
-        self.ctx.log.info("login", user=user.username, department=dept.kind, via="page")
+        token = self._start_session(request, user, dept, via="page")
         nxt = form.get("next") or "/ui/"
+        if user.must_change_password:
+            nxt = PASSWORD_PAGE
         response = redirect(nxt if nxt.startswith("/ui/") else "/ui/")
-        response.set_cookie(COOKIE_NAME, token, max_age=self.auth.tokens.max_age, httponly=True,
-                            samesite="Strict", path="/")
+        set_session_cookie(response, token, self.auth.sessions.max_age)
         return response
 
     @page("POST", "/ui/logout")
     def page_logout(self, request):
-        self._page_post(request)
+        if not web.check_session_csrf(request):
+            raise CsrfRefused("请求缺少有效的 CSRF 令牌，请刷新页面后重试")
+        self._end_session(request.cookies.get(COOKIE_NAME), "logout")
         response = redirect("/ui/login?" + "why=" + "已退出登录")
-        response.delete_cookie(COOKIE_NAME, path="/")
+        clear_session_cookie(response)
+        return response
+
+    @page("GET", PASSWORD_PAGE)
+    def page_password(self, request, error=None, status=200):
+        actor, csrf, expires = self._page_actor(request)
+        _, _, user, _ = self._session_user(request)
+        return render("password.html", status=status, title="修改密码", actor=actor, csrf=csrf,
+                      nav=web.nav_for(actor), session_expires=expires.isoformat(), path=request.path,
+                      forced=bool(user.must_change_password), error=error, min_length=MIN_LENGTH)
+
+    @page("POST", PASSWORD_PAGE)
+    def page_password_post(self, request):
+        self._page_post(request)
+        _, _, user, dept = self._session_user(request)
+        form = request.form
+        if form.get("new_password", "") != form.get("confirm_password", ""):
+            return self.page_password(request, error="两次输入的新密码不一致", status=400)
+        try:
+            identity.change_password(
+                self.db, user, dept,
+                {"current_password": form.get("current_password", ""), "new_password": form.get("new_password", "")},
+                lambda uid: self.auth.sessions.revoke_user(self.db, uid, "password_changed"))
+        except ValidationFailed as exc:
+            self.db.rollback()
+            return self.page_password(request, error=exc.message, status=400)
+        self.ctx.log.info("password_changed", user=user.username, via="page")
+        token = self.auth.sessions.issue(self.db, user.id, request.remote_addr)
+        response = redirect("/ui/", "密码已修改，其他终端上的登录已全部失效")
+        set_session_cookie(response, token, self.auth.sessions.max_age)
         return response
 
     # -- home: the department's inbox ---------------------------------------------------------------

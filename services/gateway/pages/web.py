@@ -153,6 +153,10 @@ def html(text: str, status: int = 200, headers: dict | None = None) -> Response:
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
         "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+    from ..sessions import secure_cookies
+
+    if secure_cookies():
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 
@@ -201,7 +205,9 @@ def pre_csrf(request) -> tuple[str, bool]:
 
 
 def set_pre_csrf(response: Response, token: str) -> Response:
-    response.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/")
+    from ..sessions import secure_cookies
+
+    response.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/", secure=secure_cookies())
     return response
 
 
@@ -249,11 +255,13 @@ class PageHttp(HttpRequestHandler):
         return html(result)
 
     def page_from_exception(self, exc, request):
+        if getattr(exc, "code", None) == "password_change_required":
+            return redirect("/ui/password")
         if isinstance(exc, NotAuthenticated):
             target = request.full_path.rstrip("?") if request.method == "GET" else "/ui/"
             response = redirect("/ui/login?" + urlencode({"next": target, "why": exc.message}))
             if request.cookies.get(COOKIE_NAME):
-                response.delete_cookie(COOKIE_NAME)
+                response.delete_cookie(COOKIE_NAME, path="/")
             return response
         if isinstance(exc, DomainError):
             return error_page(exc.http_status, exc.message)

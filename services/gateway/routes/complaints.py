@@ -26,7 +26,7 @@ class ComplaintRoutes:
     def _rate_limited(self, request, buckets):
         from .. import ratelimit
 
-        wait = buckets.take(request.remote_addr or "unknown")
+        wait = buckets.take(self.db, request.remote_addr or "unknown")
         if not wait:
             return None
         seconds = ratelimit.retry_after(wait)
@@ -79,6 +79,12 @@ class ComplaintRoutes:
     @api("POST", "/api/complaints/<int:complaint_id>/reply")
     def reply_complaint(self, request, complaint_id):
         return self.inspection.reply_complaint(self._signed(request), complaint_id, read_json(request))
+
+    @api("POST", "/api/complaints/<int:complaint_id>/contact")
+    def reveal_complaint_contact(self, request, complaint_id):
+        """{reason} → the complainant's phone unmasked, for the handling department's call-back;
+        each reveal is written to the audit trail (who, when, why)."""
+        return self.inspection.reveal_complaint_contact(self._signed(request), complaint_id, read_json(request))
 
     @api("POST", "/api/complaints/<int:complaint_id>/closure")
     def close_complaint(self, request, complaint_id):

@@ -7,13 +7,14 @@ from __future__ import annotations
 from werkzeug.wrappers import Response
 
 from services.common.config import amqp_uri
+from services.common.errors import DomainError
 from services.common.metrics import exposition
 from services.common.policy import authorize
 from services.common.service_kit import paging
 
 from .. import health, identity
 from ..api import api, json_response, page_items, read_json, text_route
-from ..sessions import COOKIE_NAME
+from ..sessions import COOKIE_NAME, clear_session_cookie, set_session_cookie
 from .common import int_arg
 
 
@@ -58,29 +59,47 @@ class SystemRoutes:
 
     @api("POST", "/api/login")
     def login(self, request):
+        """{username, password} → {token, user}: a new server-side session (also set as the
+        HttpOnly cookie). `user.must_change_password`: only POST /api/password is open until then."""
         try:
-            user, dept = self._authenticate(request, read_json(request))  # throttled (pages/__init__.py)
+            user, dept = self._authenticate(request, read_json(request))  # throttled (pages/session.py)
         except Exception as exc:
             self.ctx.log.warning("login_refused", reason=str(exc))
             raise
-        token = self.auth.tokens.issue(user.id)
-        self.ctx.log.info("login", user=user.username, department=dept.kind)
+        token = self._start_session(request, user, dept, via="api")
         response = json_response({"token": token, "user": identity.user_view(user, dept)})
-        response.set_cookie(
-            COOKIE_NAME, token, max_age=self.auth.tokens.max_age, httponly=True, samesite="Strict"
-        )
+        set_session_cookie(response, token, self.auth.sessions.max_age)
         return response
 
     @api("POST", "/api/logout")
     def logout(self, request):
+        """Ends the session of the request's token (Bearer or cookie) on the server."""
+        from ..sessions import token_from_request
+
+        token = token_from_request(request)
+        self._end_session(token, "logout")
         response = json_response({"ok": True})
-        response.delete_cookie(COOKIE_NAME)
+        clear_session_cookie(response)
+        return response
+
+    @api("POST", "/api/password")
+    def change_password(self, request):
+        """{current_password, new_password} → {token, user}: every session of the user ends (this
+        one too) and a new one begins for this client."""
+        _, _, user, dept = self._session_user(request)
+        identity.change_password(self.db, user, dept, read_json(request),
+                                 lambda uid: self.auth.sessions.revoke_user(self.db, uid, "password_changed"))
+        self.ctx.log.info("password_changed", user=user.username)
+        token = self.auth.sessions.issue(self.db, user.id, request.remote_addr)
+        response = json_response({"token": token, "user": identity.user_view(user, dept)})
+        if request.cookies.get(COOKIE_NAME):
+            set_session_cookie(response, token, self.auth.sessions.max_age)
         return response
 
     @api("GET", "/api/me")
     def me(self, request):
-        actor = self._actor(request)
-        return actor.to_dict()
+        _, _, user, dept = self._session_user(request)
+        return identity.actor_for(user, dept).to_dict() | {"must_change_password": bool(user.must_change_password)}
 
     # -- identity administration -------------------------------------------------------------------
 
@@ -115,6 +134,47 @@ class SystemRoutes:
         self.ctx.log.info("user_created", username=created["username"])
         return 201, created
 
+    @api("POST", "/api/users/<int:user_id>/disable")
+    def disable_user(self, request, user_id):
+        """An admin stops a user: the account cannot log in and every session of it ends at once."""
+        return self._set_user_active(request, user_id, False)
+
+    @api("POST", "/api/users/<int:user_id>/enable")
+    def enable_user(self, request, user_id):
+        return self._set_user_active(request, user_id, True)
+
+    def _set_user_active(self, request, user_id: int, active: bool):
+        actor = self._actor(request)
+        view = identity.set_user_active(self.db, actor, user_id, active,
+                                        lambda uid: self.auth.sessions.revoke_user(self.db, uid, "user_disabled"))
+        self.ctx.log.info("user_enabled" if active else "user_disabled", username=view["username"], by=actor.username)
+        return view
+
+    # -- sessions (shared by the JSON login and the page login) --------------------------------------
+
+    def _start_session(self, request, user, dept, via: str) -> str:
+        """A new session for a user who just proved the password; a session the client already
+        held (a cookie) ends, so a token planted before login is worthless after it."""
+        old = request.cookies.get(COOKIE_NAME)
+        if old:
+            self.auth.sessions.revoke(self.db, old, "replaced_at_login")
+        token = self.auth.sessions.issue(self.db, user.id, request.remote_addr)
+        identity.audit_session_event(self.db, user, dept, "session.login",
+                                     {"via": via, "client": request.remote_addr})
+        self.ctx.log.info("login", user=user.username, department=dept.kind, via=via)
+        return token
+
+    def _end_session(self, token, reason: str) -> None:
+        if not token:
+            return
+        try:
+            row = self.auth.sessions.read(self.db, token)
+            user, dept = identity.load_user(self.db, row.user_id)
+        except DomainError:  # already ended: logging out again changes nothing
+            return
+        self.auth.sessions.revoke(self.db, token, reason)
+        identity.audit_session_event(self.db, user, dept, "session.logout", {"reason": reason})
+
     # -- the audit trail (issue 7 part 4): every service's hash chain -------------------------------
 
     @api("GET", "/api/audit/verify")
@@ -125,8 +185,26 @@ class SystemRoutes:
 
         actor = self._actor(request)
         authorize(actor, "audit.verify")
-        results = audit_routes.verify_all(self.db, actor, self.auth.signer.sign(actor), self._audit_proxies())
-        return audit_routes.verify_status(results), {"items": results, "ok": all(r["ok"] for r in results)}
+        results, anchor = audit_routes.verify_all(self.db, actor, self.auth.signer.sign(actor), self._audit_proxies(),
+                                                  self.auth.anchors)
+        ok = all(r["ok"] for r in results) and not anchor["problem"]
+        return audit_routes.verify_status(results, anchor), {"items": results, "ok": ok, "anchor": anchor}
+
+    @api("POST", "/api/audit/anchor")
+    def anchor_audit_now(self, request):
+        """Write every chain's head to the anchor file now (the gateway also does it on a schedule,
+        every SHUANGJIAN_AUDIT_ANCHOR_MINUTES, default 10)."""
+        from .. import audit_routes
+
+        actor = self._actor(request)
+        authorize(actor, "audit.verify")
+        return 201, audit_routes.anchor_now(self.db, self._platform_token(), self._audit_proxies(), self.auth.anchors)
+
+    def _platform_token(self) -> str:
+        from services.common.config import deployment
+        from services.common.identity import system_actor
+
+        return self.auth.signer.sign(system_actor(deployment().root_code, name="audit_anchor"))
 
     @api("GET", "/api/audit")
     def list_audit(self, request):
