@@ -116,8 +116,9 @@ public_lookups = SharedBuckets("public_lookup", _limit("SHUANGJIAN_PUBLIC_LOOKUP
 
 # 家长端 contract codes (issue 14): every request naming a code, 60 per client IP per 10 minutes; codes
 # that name no contract, 10 — at that pace an 80-bit code cannot be guessed
-contract_code_uses = TokenBuckets(_limit("SHUANGJIAN_CONTRACT_CODE_LIMIT", 60), PUBLIC_WINDOW_SECONDS)
-contract_code_misses = TokenBuckets(_limit("SHUANGJIAN_CONTRACT_CODE_MISS_LIMIT", 10), PUBLIC_WINDOW_SECONDS)
+contract_code_uses = SharedBuckets("contract_code", _limit("SHUANGJIAN_CONTRACT_CODE_LIMIT", 60), PUBLIC_WINDOW_SECONDS)
+contract_code_misses = SharedBuckets("contract_code_miss", _limit("SHUANGJIAN_CONTRACT_CODE_MISS_LIMIT", 10),
+                                     PUBLIC_WINDOW_SECONDS)
 
 
 # login throttling: 5 failed logins per username + client IP per 15 minutes, then 429 until a token

@@ -57,7 +57,8 @@ class PortalRoutes:
         """The parent actor for the code presented, or 429 when this client named too many codes (or
         too many wrong ones) lately. The escrow service decides whether the code fits a contract."""
         client = request.remote_addr or "unknown"
-        wait = ratelimit.contract_code_misses.wait(client) or ratelimit.contract_code_uses.take(client)
+        wait = (ratelimit.contract_code_misses.wait(self.db, client)
+                or ratelimit.contract_code_uses.take(self.db, client))
         if wait:
             seconds = ratelimit.retry_after(wait)
             self.ctx.log.warning("contract_code_rate_limited", client=client, retry_after=seconds)
@@ -67,7 +68,7 @@ class PortalRoutes:
         try:
             code = normalize_code(code)
         except ValidationFailed:
-            ratelimit.contract_code_misses.take(client)
+            ratelimit.contract_code_misses.take(self.db, client)
             raise
         return self.auth.signer.sign(parent_actor(deployment().root_code, code))
 
@@ -76,7 +77,7 @@ class PortalRoutes:
         try:
             return signed, self.escrow.open_contract_by_code(signed)
         except NotFound:
-            ratelimit.contract_code_misses.take(request.remote_addr or "unknown")
+            ratelimit.contract_code_misses.take(self.db, request.remote_addr or "unknown")
             raise
 
     def _parent_api(self, request, code, step=None):
