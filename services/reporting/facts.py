@@ -1,6 +1,6 @@
 """Apply the registry's, inspection's and supervision's events to the report read models.
 
-Each applier is idempotent through `apply_once` (the event id) and tolerant of order: an order
+Each applier is idempotent through `apply_batch` (the event id; a batch per transaction) and tolerant of order: an order
 closed before its issue arrives leaves a row whose issue day is filled in later; rows still
 missing a start day are not counted. Days are Asia/Shanghai days.
 """
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.divisions import county_of, validate_code
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_batch
 from services.common.workdays import SHANGHAI
 
 from .models import ProcessedEvent
@@ -246,5 +246,5 @@ SOURCES = {
 }  # the rest come from inspection
 
 
-def apply_fact_event(session: Session, event_type: str, event: object) -> bool:
-    return apply_once(session, ProcessedEvent, event, APPLIERS[event_type])
+def apply_fact_events(session: Session, event_type: str, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, APPLIERS[event_type])

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from services.common.divisions import is_within, scope_prefix, validate_code
 from services.common.errors import Forbidden, ValidationFailed
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_batch
 from services.common.identity import Actor
 from services.common.policy import authorize
 from services.common.workdays import SHANGHAI, today_shanghai
@@ -92,13 +92,13 @@ def _record_status_change(session: Session, event: dict) -> None:
                 int(data["seq"]))
 
 
-def apply_institution_registered(session: Session, event: dict) -> bool:
-    """Returns False for a duplicate delivery (nothing changes)."""
-    return apply_once(session, ProcessedEvent, event, _record_institution)
+def apply_institution_registered(session: Session, events: list) -> int:
+    """A batch in one transaction; returns how many were new (repeat deliveries change nothing)."""
+    return apply_batch(session, ProcessedEvent, events, _record_institution)
 
 
-def apply_institution_status_changed(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _record_status_change)
+def apply_institution_status_changed(session: Session, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, _record_status_change)
 
 
 def _record_update(session: Session, event: dict) -> None:
@@ -106,8 +106,8 @@ def _record_update(session: Session, event: dict) -> None:
     record_attributes(session, event["data"], local_day(event["occurred_at"]))
 
 
-def apply_institution_updated(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _record_update)
+def apply_institution_updated(session: Session, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, _record_update)
 
 
 def parse_as_of(as_of: object) -> date:
