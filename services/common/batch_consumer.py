@@ -201,3 +201,10 @@ class BatchEventHandler(DeadLetteringEventHandler, _NotOnTheSharedConsumer):
 
 
 batch_event_handler = BatchEventHandler.decorator
+
+
+def batch_fields(events: list, applied: int) -> dict:
+    """What a batch handler logs: how many events came, how many were new, the last event's id."""
+    last = events[-1] if events else None
+    return {"events": len(events), "applied": applied,
+            "last_event_id": last.get("event_id") if isinstance(last, dict) else None}

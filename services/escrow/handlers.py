@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from services.common.clock import iso_utc, utc_now
 from services.common.divisions import validate_code
 from services.common.errors import Conflict, NotFound
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_batch
 from services.common.identity import Actor
 from services.common.policy import authorize
 
@@ -73,9 +73,9 @@ APPLIERS = {
 }
 
 
-def apply_event(session: Session, event_type: str, event: object) -> bool:
-    """Apply a registry event once; False for a repeat delivery."""
-    return apply_once(session, ProcessedEvent, event, APPLIERS[event_type])
+def apply_events(session: Session, event_type: str, events: list) -> int:
+    """Apply a batch of one type of registry event in one transaction; how many were new."""
+    return apply_batch(session, ProcessedEvent, events, APPLIERS[event_type])
 
 
 def _load(session: Session, actor: Actor, institution_id: int) -> EnrolmentEligibility:

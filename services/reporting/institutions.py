@@ -16,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.db import refresh_statistics
 from services.common.divisions import validate_code
 from services.common.workdays import SHANGHAI
 
@@ -23,6 +24,9 @@ from . import domain
 from .facts import PLATFORM_FLAGS, local_day
 from .models import InstitutionFact, InstitutionStatusFact
 from .report_models import InstitutionAttributeFact
+
+
+TABLES = ("institution_facts", "institution_status_facts", "institution_attribute_facts")
 
 
 class Known:
@@ -39,6 +43,12 @@ class Known:
             select(InstitutionAttributeFact.institution_id, InstitutionAttributeFact.version,
                    InstitutionAttributeFact.attribute)
             .where(InstitutionAttributeFact.institution_id.in_(ids))).tuples())
+
+    def done(self, changed: int) -> None:
+        """Write the batch's rows; after a bulk load, refresh the tables' planner statistics
+        (PostgreSQL), so the next report is planned for the rows now there."""
+        self.session.flush()
+        refresh_statistics(self.session, TABLES, changed)
 
     def upsert_fact(self, event: dict) -> InstitutionFact:
         """Create the institution's fact, or overwrite it with a newer version of the record.
@@ -119,6 +129,7 @@ def record_registrations(session: Session, events: list[dict]) -> None:
         for index, entry in enumerate(history):
             known.add_status(fact.institution_id, entry["status"], _day(entry["effective_on"], "history.effective_on"),
                              int(entry.get("seq", index)))
+    known.done(len(events))
 
 
 def record_status_changes(session: Session, events: list[dict]) -> None:
@@ -127,6 +138,7 @@ def record_status_changes(session: Session, events: list[dict]) -> None:
         data = event["data"]
         known.add_status(int(data["id"]), data["status"], _day(data["effective_on"], "data.effective_on"),
                          int(data["seq"]))
+    known.done(len(events))
 
 
 def record_updates(session: Session, events: list[dict]) -> None:
@@ -134,3 +146,4 @@ def record_updates(session: Session, events: list[dict]) -> None:
     for event in events:
         known.upsert_fact(event)
         known.add_attributes(event["data"], local_day(event["occurred_at"]))
+    known.done(len(events))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from services.common.batch_consumer import batch_event_handler  # batches, one transaction each; dead-lettering
+from services.common.batch_consumer import batch_event_handler, batch_fields  # batches, one transaction each; dead-lettering
 from services.common.outbox import OutboxDispatcher
 
 from services.common.db import Database
@@ -31,8 +31,7 @@ def _fact_handler(source: str, event_type: str):
 
 
 def _log_batch(service, event_type: str, events: list, applied: int) -> None:
-    service.ctx.log.info("read_model_updated", event_type=event_type, events=len(events), applied=applied,
-                         last_event_id=events[-1].get("event_id") if isinstance(events[-1], dict) else None)
+    service.ctx.log.info("read_model_updated", event_type=event_type, **batch_fields(events, applied))
 
 
 class ReportingService(service_kit.ServiceBase):
