@@ -2,8 +2,8 @@
 
 A 10,000-row ledger import sends 10,000 `institution_registered`: each batch (up to 500, one
 transaction — services/common/batch_consumer.py) loads what it needs of its institutions in three
-queries (`Known`), decides every row in Python, and leaves the inserts to one flush at the commit
-(SQLAlchemy sends them as multi-row INSERTs). A single event goes the same way with a batch of one.
+queries (`Known`), decides every row in Python, and inserts the new rows with one multi-row INSERT
+per table. A single event goes the same way with a batch of one.
 
 Order: a record's newer version overwrites the fact only if its `version` is higher; status
 history rows are keyed by the registry's `seq` and attribute rows by `version`, so a late or
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.common.db import refresh_statistics
@@ -34,6 +34,11 @@ class Known:
 
     def __init__(self, session: Session, ids: set[int]):
         self.session = session
+        # new rows as plain dicts, inserted with one multi-row INSERT per table in done(): building
+        # ORM objects for them cost more than the rest of the batch
+        self.new_facts: dict[int, dict] = {}
+        self.new_statuses: list[dict] = []
+        self.new_attributes: list[dict] = []
         ids = sorted(ids)
         self.facts = {f.institution_id: f for f in session.scalars(
             select(InstitutionFact).where(InstitutionFact.institution_id.in_(ids)))}
@@ -47,10 +52,14 @@ class Known:
     def done(self, changed: int) -> None:
         """Write the batch's rows; after a bulk load, refresh the tables' planner statistics
         (PostgreSQL), so the next report is planned for the rows now there."""
-        self.session.flush()
+        for model, rows in ((InstitutionFact, list(self.new_facts.values())),
+                            (InstitutionStatusFact, self.new_statuses), (InstitutionAttributeFact, self.new_attributes)):
+            if rows:
+                self.session.execute(insert(model), rows)
+        self.session.flush()  # the updated facts
         refresh_statistics(self.session, TABLES, changed)
 
-    def upsert_fact(self, event: dict) -> InstitutionFact:
+    def upsert_fact(self, event: dict) -> date:
         """Create the institution's fact, or overwrite it with a newer version of the record.
 
         `registered_on` is the first day of the record's history (older events lack it: then the
@@ -68,20 +77,22 @@ class Known:
             "registered_on": registered_on,
             "version": version,
         }
-        fact = self.facts.get(institution_id)
-        if fact is None:
-            fact = self.facts[institution_id] = InstitutionFact(institution_id=institution_id, **values)
-            self.session.add(fact)
-        elif version > fact.version:  # events may arrive out of order: the newest record wins
+        fact, new = self.facts.get(institution_id), self.new_facts.get(institution_id)
+        if fact is None and new is None:
+            new = self.new_facts[institution_id] = {"institution_id": institution_id, **values}
+        elif new is not None:
+            if version > new["version"]:  # events may arrive out of order: the newest record wins
+                new.update(values)
+        elif version > fact.version:
             for key, value in values.items():
                 setattr(fact, key, value)
-        return fact
+        return new["registered_on"] if new is not None else fact.registered_on
 
     def add_status(self, institution_id: int, status: object, effective_on: date, seq: int) -> None:
         if (institution_id, seq) not in self.seqs:
             self.seqs.add((institution_id, seq))
-            self.session.add(InstitutionStatusFact(institution_id=institution_id, status=_status(status),
-                                                   effective_on=effective_on, seq=seq))
+            self.new_statuses.append({"institution_id": institution_id, "status": _status(status),
+                                      "effective_on": effective_on, "seq": seq})
 
     def add_attributes(self, data: dict, effective_on: date) -> None:
         """The record's category and platform flags at its `version`, effective from `effective_on`."""
@@ -94,8 +105,8 @@ class Known:
         for attribute, value in values.items():
             if (institution_id, version, attribute) not in self.attributes:
                 self.attributes.add((institution_id, version, attribute))
-                self.session.add(InstitutionAttributeFact(institution_id=institution_id, attribute=attribute,
-                                                          value=value, effective_on=effective_on, version=version))
+                self.new_attributes.append({"institution_id": institution_id, "attribute": attribute, "value": value,
+                                            "effective_on": effective_on, "version": version})
 
 
 def _day(value: object, field: str) -> date:
@@ -118,16 +129,16 @@ def record_registrations(session: Session, events: list[dict]) -> None:
     known = Known(session, _ids(events))
     for event in events:
         data = event["data"]
-        fact = known.upsert_fact(event)
-        known.add_attributes(data, fact.registered_on)
+        institution_id, registered_on = int(data["id"]), known.upsert_fact(event)
+        known.add_attributes(data, registered_on)
         history = data.get("history")
         if history is None:  # an event from before the registry sent its history
-            known.add_status(fact.institution_id, data["status"], fact.registered_on, 0)
+            known.add_status(institution_id, data["status"], registered_on, 0)
             continue
         if not isinstance(history, list) or not history:
             raise ValueError("history 应为非空列表")
         for index, entry in enumerate(history):
-            known.add_status(fact.institution_id, entry["status"], _day(entry["effective_on"], "history.effective_on"),
+            known.add_status(institution_id, entry["status"], _day(entry["effective_on"], "history.effective_on"),
                              int(entry.get("seq", index)))
     known.done(len(events))
 
