@@ -12,8 +12,8 @@ seconds (services/common/batching.py), runs ONE worker with the whole list and, 
 has committed, acks the batch with a single multiple-ack. Batches of one queue are applied one after
 another, so events of one record are applied in the order the queue delivered them.
 
-When the batch worker raises, nothing was committed; the messages are then handed to the handler
-one at a time and each is settled as services/common/deadletter.py settles it (a DomainError
+When the batch worker raises, nothing was committed; the batch is then retried in halves, down to
+single messages, and a single message that fails is settled as services/common/deadletter.py does (a DomainError
 dead-letters at once, another error is retried with `x-attempts` and dead-lettered at the
 MAX_ATTEMPTS-th) — so one poison message dead-letters alone. A body that cannot be decoded is
 dead-lettered before the batch is formed. A crash before the ack leaves the batch unacked: the
@@ -31,7 +31,7 @@ from kombu import Connection, Consumer as KombuConsumer
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
 
-from .batching import DEFAULT_LINGER, DEFAULT_PREFETCH, DEFAULT_SIZE, BatchBuffer, one_by_one
+from .batching import DEFAULT_LINGER, DEFAULT_PREFETCH, DEFAULT_SIZE, BatchBuffer, halves
 from .deadletter import DeadLetteringEventHandler, dlq_name, publish_dead_letter
 from .logging import get_logger
 
@@ -149,27 +149,30 @@ class BatchEventHandler(DeadLetteringEventHandler, _NotOnTheSharedConsumer):
                 self._dead_letter_undecodable(message, exc)
         if not items:
             return
-        failure = self._call([body for _, body in items], items[0][0])
+        self._settle(channel, items, self._call([body for _, body in items], items[0][0]))
+
+    def _settle(self, channel, items, failure) -> None:
+        """`items` ran as one worker and raised `failure` (or None). Deliveries are settled in order,
+        so a multiple-ack of the last one acks exactly this group."""
         if failure is None:
             channel.basic_ack(items[-1][0].delivery_tag, multiple=True)  # after the worker's commit
             return
         if len(items) > 1:
             self.log.warning("event_batch_failed", size=len(items), queue=self.queue.name,
                              error=type(failure).__name__)
-        for [(message, body)] in one_by_one(items):
-            if self._stopping:
-                raise _Stopped()  # the rest is unacked: redelivered to the next consumer
-            exc = failure if len(items) == 1 else self._call([body], message)  # a batch of one already ran
-            if exc is None:
-                message.ack()
-                continue
-            try:
-                self._settle_failure(message, exc)  # retry (x-attempts) or dead-letter (deadletter.py)
-            except Exception:  # the broker refused the copy: leave the message for redelivery
-                self.log.exception("dead_letter_failed", queue=self.queue.name)
-                message.requeue()
-                continue
-            message.ack()
+            for half in halves(items):
+                if self._stopping:
+                    raise _Stopped()  # the rest is unacked: redelivered to the next consumer
+                self._settle(channel, half, self._call([body for _, body in half], half[0][0]))
+            return
+        message = items[0][0]
+        try:
+            self._settle_failure(message, failure)  # retry (x-attempts) or dead-letter (deadletter.py)
+        except Exception:  # the broker refused the copy: leave the message for redelivery
+            self.log.exception("dead_letter_failed", queue=self.queue.name)
+            message.requeue()
+            return
+        message.ack()
 
     def _call(self, bodies: list, first_message):
         """Run the handler in a worker with `bodies`; the exception it raised, or None."""

@@ -3,8 +3,8 @@
 The consumer (services/common/batch_consumer.py) feeds every delivery into a `BatchBuffer`, takes a
 batch once `ready()` (as many as `size`, or whatever arrived within `linger` seconds of the oldest)
 and hands it to the handler, which applies it in one transaction (idempotency.apply_batch). When
-that fails, `one_by_one` says the messages are retried alone, so one poison message dead-letters by
-itself and the others still apply.
+that fails, the batch is retried in `halves` down to single messages, so one poison message
+dead-letters by itself and the others still apply.
 """
 from __future__ import annotations
 
@@ -57,6 +57,11 @@ class BatchBuffer(Generic[T]):
         return batch
 
 
-def one_by_one(batch: list[T]) -> list[list[T]]:
-    """A batch that failed as a whole is retried as batches of one, in order."""
-    return [[item] for item in batch]
+def halves(batch: list[T]) -> list[list[T]]:
+    """A batch that failed as a whole is retried as its two halves, in order, and a half that fails
+    again as its halves: a poison message ends up alone (a batch of one, settled by the
+    dead-letter rules) after about 2·log2(n) transactions, the other messages applied in groups."""
+    if len(batch) < 2:
+        return [batch]
+    middle = (len(batch) + 1) // 2
+    return [batch[:middle], batch[middle:]]

@@ -42,12 +42,13 @@ class Known:
         ids = sorted(ids)
         self.facts = {f.institution_id: f for f in session.scalars(
             select(InstitutionFact).where(InstitutionFact.institution_id.in_(ids)))}
-        self.seqs = set(session.execute(select(InstitutionStatusFact.institution_id, InstitutionStatusFact.seq)
-                                        .where(InstitutionStatusFact.institution_id.in_(ids))).tuples())
-        self.attributes = set(session.execute(
+        self.seqs = {tuple(row) for row in session.execute(
+            select(InstitutionStatusFact.institution_id, InstitutionStatusFact.seq)
+            .where(InstitutionStatusFact.institution_id.in_(ids)))}
+        self.attributes = {tuple(row) for row in session.execute(
             select(InstitutionAttributeFact.institution_id, InstitutionAttributeFact.version,
                    InstitutionAttributeFact.attribute)
-            .where(InstitutionAttributeFact.institution_id.in_(ids))).tuples())
+            .where(InstitutionAttributeFact.institution_id.in_(ids)))}
 
     def done(self, changed: int) -> None:
         """Write the batch's rows; after a bulk load, refresh the tables' planner statistics

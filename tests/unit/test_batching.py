@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Integer, String, create_engine, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from services.common.batching import BatchBuffer, one_by_one
+from services.common.batching import BatchBuffer, halves
 from services.common.errors import ValidationFailed
 from services.common.events import make_event
 from services.common.idempotency import ProcessedEventMixin, apply_batch
@@ -54,8 +54,19 @@ def test_the_rest_of_a_split_batch_starts_its_own_linger():
     assert buffer.wait_left() == pytest.approx(0.05)
 
 
-def test_a_failed_batch_is_retried_one_message_at_a_time_in_order():
-    assert one_by_one(["a", "b", "c"]) == [["a"], ["b"], ["c"]]
+def test_a_failed_batch_is_retried_in_halves_down_to_the_poison_message():
+    assert halves(["a", "b", "c"]) == [["a", "b"], ["c"]]
+    assert halves(["a"]) == [["a"]]
+
+    def settle(batch, poison, log):  # as the consumer does: try, and on failure split
+        log.append(len(batch))
+        if poison in batch and len(batch) > 1:
+            for half in halves(batch):
+                settle(half, poison, log)
+        return log
+
+    tries = settle(list(range(500)), 123, [])
+    assert len(tries) <= 2 * 9 + 1  # about 2·log2(500) transactions, not 500 single ones
     with pytest.raises(ValueError):
         BatchBuffer(size=0)
 
