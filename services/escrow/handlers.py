@@ -2,6 +2,7 @@
 The prepaid-fee desk is desk.py; early warning monitoring.py."""
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from services.common.clock import iso_utc, utc_now
@@ -20,18 +21,18 @@ def _recompute(row: EnrolmentEligibility) -> None:
     row.updated_at = utc_now()
 
 
-def _record_registration(session: Session, event: dict) -> None:
-    data = event["data"]
-    row = EnrolmentEligibility(
-        institution_id=int(data["id"]),
-        division_code=validate_code(data["township_code"], field="data.township_code"),
-        name=str(data["name"]),
-        status=str(data["status"]),
-        status_as_of=event["occurred_at"],
-        conversion_suspended=False,
-    )
-    _recompute(row)
-    session.add(row)
+def _record_registrations(session: Session, events: list[dict]) -> None:
+    """One multi-row INSERT for a batch (a ledger import sends thousands at once)."""
+    now, rows = utc_now(), []
+    for event in events:
+        data = event["data"]
+        status = str(data["status"])
+        may_enrol, reason = domain.enrolment_decision(status, False)
+        rows.append({"institution_id": int(data["id"]),
+                     "division_code": validate_code(data["township_code"], field="data.township_code"),
+                     "name": str(data["name"]), "status": status, "status_as_of": event["occurred_at"],
+                     "conversion_suspended": False, "may_enrol": may_enrol, "reason": reason, "updated_at": now})
+    session.execute(insert(EnrolmentEligibility), rows)
 
 
 def _institution(session: Session, data: dict, key: str = "institution_id") -> EnrolmentEligibility:
@@ -65,8 +66,8 @@ def _record_conversion_step(session: Session, event: dict) -> None:
         _recompute(row)
 
 
+BULK = {"institution_registered": _record_registrations}
 APPLIERS = {
-    "institution_registered": _record_registration,
     "institution_status_changed": _record_status,
     "conversion_applied": _record_conversion_applied,
     "conversion_step_decided": _record_conversion_step,
@@ -75,6 +76,8 @@ APPLIERS = {
 
 def apply_events(session: Session, event_type: str, events: list) -> int:
     """Apply a batch of one type of registry event in one transaction; how many were new."""
+    if event_type in BULK:
+        return apply_batch(session, ProcessedEvent, events, bulk=BULK[event_type])
     return apply_batch(session, ProcessedEvent, events, APPLIERS[event_type])
 
 

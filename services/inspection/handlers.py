@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.common.clock import iso_utc
@@ -25,31 +25,24 @@ def _targets(session: Session, events: list[dict]) -> dict[int, InspectionTarget
 
 
 def _add_targets(session: Session, events: list[dict]) -> None:
-    known = _targets(session, events)
+    """New institutions join the roster with one multi-row INSERT for the batch."""
+    known = set(_targets(session, events))
+    rows, now = [], datetime.now(timezone.utc)
     for event in events:
-        target = _add_target(session, event, known)
-        if target is not None:
-            known[target.institution_id] = target
-
-
-def _add_target(session: Session, event: dict, known: dict) -> InspectionTarget | None:
-    data = event["data"]
-    category = str(data["category"])
-    if int(data["id"]) in known:
-        return None  # already on the roster: its status follows institution_status_changed
-    status = data.get("status")  # a ledger row may arrive already 已注销
-    target = InspectionTarget(
-        institution_id=int(data["id"]),
-        division_code=validate_code(data["township_code"], field="data.township_code"),
-        name=str(data["name"]),
-        category=category,
-        risk_grade=domain.initial_risk_grade(category),
-        added_at=datetime.now(timezone.utc),
-        active=domain.on_roster(status), registry_status=status,
-        registry_version=int(data["version"]) if data.get("version") is not None else None,
-    )
-    session.add(target)
-    return target
+        data = event["data"]
+        if int(data["id"]) in known:
+            continue  # already on the roster: its status follows institution_status_changed
+        known.add(int(data["id"]))
+        category = str(data["category"])
+        status = data.get("status")  # a ledger row may arrive already 已注销
+        rows.append({"institution_id": int(data["id"]),
+                     "division_code": validate_code(data["township_code"], field="data.township_code"),
+                     "name": str(data["name"]), "category": category,
+                     "risk_grade": domain.initial_risk_grade(category), "added_at": now,
+                     "active": domain.on_roster(status), "registry_status": status,
+                     "registry_version": int(data["version"]) if data.get("version") is not None else None})
+    if rows:
+        session.execute(insert(InspectionTarget), rows)
 
 
 def apply_institution_registered(session: Session, events: list) -> int:
