@@ -54,14 +54,20 @@ def _division(data: dict, *keys: str) -> str:
 # -- institutions: dated category and national-platform flags --------------------------------
 
 
-def record_attributes(session: Session, data: dict, effective_on: date) -> None:
-    """The record's category and platform flags at its `version`, effective from `effective_on`."""
-    institution_id, version = int(data["id"]), int(data.get("version", 0))
+def attribute_values(data: dict) -> dict[str, str]:
+    """The record's category and the platform flags it carries, as attribute rows hold them."""
     values = {"category": str(data["category"])}
     platform = data.get("platform") or {}
     for flag in PLATFORM_FLAGS:
         if flag in platform:
             values[f"platform_{flag}"] = "true" if platform[flag] else "false"
+    return values
+
+
+def record_attributes(session: Session, data: dict, effective_on: date) -> None:
+    """The record's category and platform flags at its `version`, effective from `effective_on`."""
+    institution_id, version = int(data["id"]), int(data.get("version", 0))
+    values = attribute_values(data)
     known = set(session.scalars(select(InstitutionAttributeFact.attribute).where(
         InstitutionAttributeFact.institution_id == institution_id, InstitutionAttributeFact.version == version)))
     for attribute, value in values.items():

@@ -21,7 +21,7 @@ from services.common.divisions import validate_code
 from services.common.workdays import SHANGHAI
 
 from . import domain
-from .facts import PLATFORM_FLAGS, local_day
+from .facts import attribute_values, local_day
 from .models import InstitutionFact, InstitutionStatusFact
 from .report_models import InstitutionAttributeFact
 
@@ -98,12 +98,7 @@ class Known:
     def add_attributes(self, data: dict, effective_on: date) -> None:
         """The record's category and platform flags at its `version`, effective from `effective_on`."""
         institution_id, version = int(data["id"]), int(data.get("version", 0))
-        values = {"category": str(data["category"])}
-        platform = data.get("platform") or {}
-        for flag in PLATFORM_FLAGS:
-            if flag in platform:
-                values[f"platform_{flag}"] = "true" if platform[flag] else "false"
-        for attribute, value in values.items():
+        for attribute, value in attribute_values(data).items():
             if (institution_id, version, attribute) not in self.attributes:
                 self.attributes.add((institution_id, version, attribute))
                 self.new_attributes.append({"institution_id": institution_id, "attribute": attribute, "value": value,
