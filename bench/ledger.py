@@ -2,10 +2,10 @@
 
 What an official sees after `shuangjian registry import` of a 10,000-row ledger: how many seconds
 after the import finished the county's half-monthly report counts the new institutions. The
-registry, reporting, escrow and inspection services run in ServiceContainers in this process
-(as `make demo` runs them in one `nameko run`), every one that reads `institution_registered`
-applying the import's events; once on SQLite files, once on PostgreSQL databases of their own
-(skipped when PostgreSQL does not answer).
+registry, reporting, escrow and inspection services run as `nameko run` processes, one per
+service as `make up` starts them, every one that reads `institution_registered` applying the
+import's events; once on SQLite files, once on PostgreSQL databases of their own (skipped when
+PostgreSQL does not answer).
 
 Measured per database: the import (`create_import`, rows in chunks of 1,000, `commit_import`, all
 through RPC as the gateway calls them: seconds until the commit answered) and then the seconds
@@ -13,7 +13,8 @@ from that answer until `reporting.get_report(half_monthly)` for the county repor
 institution (the report's fact table counted with raw SQL every POLL seconds; once complete,
 the report itself is asked through RPC and must agree). The import is the lag's baseline.
 
-Reads SHUANGJIAN_AMQP_URI / SHUANGJIAN_VAR_DIR (bench.run sets them).
+Reads SHUANGJIAN_AMQP_URI / SHUANGJIAN_VAR_DIR (bench.run sets them); the services' output goes to
+bench-ledger-*/logs-<database>/<service>.log under the var dir.
 """
 from __future__ import annotations
 
@@ -25,30 +26,29 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import os  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from nameko.containers import ServiceContainer  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from sqlalchemy import text  # noqa: E402
 
-from services.common.config import amqp_uri, load_secrets, var_dir  # noqa: E402
+from services.common.config import amqp_uri, load_secrets, project_root, var_dir  # noqa: E402
 from services.common.db import make_engine  # noqa: E402
 from services.common.identity import Actor, ActorSigner, DepartmentKind  # noqa: E402
-from services.escrow.service import EscrowService  # noqa: E402
-from services.inspection.service import InspectionService  # noqa: E402
-from services.registry.service import RegistryService  # noqa: E402
-from services.reporting.service import ReportingService  # noqa: E402
 from shuangjian.codes import make_uscc  # noqa: E402
 from shuangjian.demo import TOWNSHIPS  # noqa: E402
 from shuangjian.infra import ensure_postgres, postgres_databases  # noqa: E402
 
+from .feed import start, stop  # noqa: E402
+from .report import wait_for_service  # noqa: E402
 from .result import Figure, Results, parse_parts, progress  # noqa: E402
 
 COUNTY = "340722"
-SERVICES = (RegistryService, ReportingService, EscrowService, InspectionService)
+SERVICES = ("registry", "reporting", "escrow", "inspection")
 CHUNK = 1000
 POLL = 0.1
 TIMEOUT = 300.0
@@ -77,6 +77,11 @@ def _count(engine) -> int:
         return conn.execute(text("SELECT count(*) FROM institution_facts")).scalar_one()
 
 
+def _pending(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one()
+
+
 def _count_url(url: str) -> int:
     engine = make_engine(url)
     try:
@@ -85,11 +90,29 @@ def _count_url(url: str) -> int:
         engine.dispose()
 
 
-def run_once(label: str, db_uris: dict[str, str], n: int) -> tuple[Figure, Figure]:
-    config = {"AMQP_URI": amqp_uri(), "max_workers": 10, "DB_URIS": db_uris}
-    containers = [ServiceContainer(cls, config) for cls in SERVICES]
-    for container in containers:
-        container.start()
+def start_services(db_uris: dict[str, str], logs: Path) -> list:
+    """`nameko run` per service, as `make up` starts them (metrics on a free port each)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", SHUANGJIAN_METRICS_PORT="0")
+    env.update({f"SHUANGJIAN_DB_URL_{service.upper()}": url for service, url in db_uris.items()})
+    nameko = str(Path(sys.executable).parent / "nameko")
+    config = str(project_root() / "deploy" / "nameko.yaml")
+    procs = []
+    try:
+        for service in SERVICES:
+            procs.append(start([nameko, "run", f"services.{service}.service", "--config", config], env,
+                               logs / f"{service}.log"))
+        for service, proc in zip(SERVICES, procs):
+            wait_for_service(proc, service, seconds=180)
+    except BaseException:
+        for proc in procs:
+            stop(proc)
+        raise
+    return procs
+
+
+def run_once(label: str, db_uris: dict[str, str], n: int, logs: Path) -> tuple[Figure, Figure]:
+    procs = start_services(db_uris, logs)
+    config = {"AMQP_URI": amqp_uri()}
     token = ActorSigner(load_secrets().actor_signing_key).sign(ACTOR)
     townships = [{"code": code, "name": name} for code, name in TOWNSHIPS]
     try:
@@ -102,8 +125,8 @@ def run_once(label: str, db_uris: dict[str, str], n: int) -> tuple[Figure, Figur
             rows = ledger_rows(n, 5_000_000 + int(time.time()) % 1_000_000 * 10)
             t0 = time.perf_counter()
             batch = rpc.registry.create_import(token, {"file_name": "bench.csv", "headers": list(rows[0]["cells"])})
-            for start in range(0, n, CHUNK):
-                rpc.registry.add_import_rows(token, batch["id"], rows[start:start + CHUNK])
+            for first in range(0, n, CHUNK):
+                rpc.registry.add_import_rows(token, batch["id"], rows[first:first + CHUNK])
             result = rpc.registry.commit_import(token, batch["id"], townships)
             imported = time.perf_counter()
             if result["state"] != "committed" or result["created"] != n:
@@ -111,10 +134,12 @@ def run_once(label: str, db_uris: dict[str, str], n: int) -> tuple[Figure, Figur
             progress(f"{label}: {n} rows imported in {imported - t0:.2f}s ({result.get('seconds')})")
             # wait on a cheap count of the report's facts (raw SQL), then ask for the report itself:
             # a report asked ten times a second would take the CPU the consumers need
-            engine = make_engine(db_uris["reporting"])
+            engine, registry = make_engine(db_uris["reporting"]), make_engine(db_uris["registry"])
             try:
-                deadline = imported + TIMEOUT
+                deadline, relayed = imported + TIMEOUT, None
                 while True:
+                    if relayed is None and _pending(registry) == 0:
+                        relayed = time.perf_counter() - imported  # the outbox relay has published all
                     if _count(engine) >= facts_before + n and total() >= before + n:
                         break
                     if time.perf_counter() > deadline:
@@ -123,6 +148,8 @@ def run_once(label: str, db_uris: dict[str, str], n: int) -> tuple[Figure, Figur
                 lag = time.perf_counter() - imported
             finally:
                 engine.dispose()
+                registry.dispose()
+        progress(f"{label}: the registry's outbox published every event {relayed or 0:.2f}s after the import")
         import_name = f"{n:,}-row ledger import (create, rows, commit; RPC), {label}"
         lag_name = f"{n:,}-row ledger import → half-monthly report total, {label}"
         progress(f"{lag_name}: {lag:.2f}s")
@@ -130,24 +157,32 @@ def run_once(label: str, db_uris: dict[str, str], n: int) -> tuple[Figure, Figur
                 Figure(lag_name, lag, "s", baseline=import_name, n=n, seconds=lag,
                        note="seconds from the import's answer until the report counts every new institution"))
     finally:
-        for container in containers:
-            container.stop()
+        for proc in procs:
+            stop(proc)
+
+
+def _logs(parent: Path, name: str) -> Path:
+    path = parent / f"logs-{name}"
+    path.mkdir()
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
     _, size = parse_parts("python -m bench.ledger", PARTS, SIZES, argv)
     results = Results("ledger")
     n = size["rows"]
-    names = [cls.name for cls in SERVICES]
+    names = SERVICES
     sqlite_dir = Path(var_dir()) / f"bench-ledger-{uuid.uuid4().hex[:6]}"
     sqlite_dir.mkdir(parents=True)
-    for figure in run_once("SQLite", {s: f"sqlite:///{sqlite_dir / f'{s}.db'}" for s in names}, n):
+    for figure in run_once("SQLite", {s: f"sqlite:///{sqlite_dir / f'{s}.db'}" for s in names}, n,
+                           _logs(sqlite_dir, "sqlite")):
         results.add(figure)
     admin = ensure_postgres()
     if admin:
         databases = postgres_databases(admin, f"ledger_{uuid.uuid4().hex[:8]}", names)
         try:
-            for figure in run_once("PostgreSQL", {s: databases.template.format(service=s) for s in names}, n):
+            for figure in run_once("PostgreSQL", {s: databases.template.format(service=s) for s in names}, n,
+                                   _logs(sqlite_dir, "postgresql")):
                 results.add(figure)
         finally:
             databases.drop()
