@@ -137,6 +137,7 @@ class BatchEventHandler(DeadLetteringEventHandler, _NotOnTheSharedConsumer):
                     conn.heartbeat_check()
                     continue
                 self._settle_batch(channel, buffer.take())
+                conn.heartbeat_check()  # a backlog never leaves time to drain idle
 
     # -- one batch ----------------------------------------------------------------------------------
 
