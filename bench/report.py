@@ -237,7 +237,7 @@ def generate(url: str, size: dict, logs: Path) -> Figure:
     return figure
 
 
-def wait_for_reporting(proc, seconds: float = 90) -> None:
+def wait_for_service(proc, service: str = "reporting", seconds: float = 90) -> None:
     """Until the service's RPC queue exists (nameko declares it once migrations are applied)."""
     from amqp.exceptions import NotFound
     from kombu import Connection
@@ -245,15 +245,15 @@ def wait_for_reporting(proc, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"reporting exited with {proc.returncode}")
+            raise RuntimeError(f"{service} exited with {proc.returncode}")
         with Connection(amqp_uri()) as conn:
             try:
-                conn.channel().queue_declare("rpc-reporting", passive=True)
+                conn.channel().queue_declare(f"rpc-{service}", passive=True)
                 return
             except NotFound:
                 pass
         eventlet.sleep(0.3)
-    raise RuntimeError("reporting did not come up")
+    raise RuntimeError(f"{service} did not come up")
 
 
 def timed(call, repeats: int) -> tuple[float, list[float], object]:
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         conn.autocommit = True
         repeats = size["repeats"]
         with ClusterRpcProxy({"AMQP_URI": amqp_uri()}, timeout=120) as rpc, conn.cursor() as cur:
-            wait_for_reporting(proc)
+            wait_for_service(proc)
             rpc.reporting.get_report(token, "half_monthly", DIVISION, AS_OF.isoformat())  # warm-up, both
             sql_figures(cur)
             sql_name = "hand-written SQL, same figures (one statement)"

@@ -2,7 +2,7 @@
 
     python -m bench.run                  # everything (~2-3 min on 2 cores)
     python -m bench.run --quick          # smaller N (~1 min)
-    python -m bench.run events workflow  # a subset: events, rpc, workflow, feed, statement, report
+    python -m bench.run events workflow  # a subset: events, rpc, workflow, feed, statement, report, ledger
                                          # (bus = events + rpc, bank = feed + statement)
 
 Writes bench/results.json: every figure as {name, value, unit, baseline_name, baseline_value, ratio}.
@@ -43,6 +43,7 @@ BENCHMARKS = {
     "feed": ("bench.feed", "feed", "threads"),  # the bank feed: plain threads, like its process
     "statement": ("bench.feed", "statement", "threads"),
     "report": ("bench.report", "report", "eventlet"),  # a generated province; its own database
+    "ledger": ("bench.ledger", "ledger", "eventlet"),  # import → report lag, on SQLite and PostgreSQL
 }
 ALIASES = {"bus": ("events", "rpc"), "temporal": ("workflow",), "bank": ("feed", "statement")}
 DATABASES = ("registry", "reporting", "escrow", "gateway")  # the services the benchmarks run
@@ -148,7 +149,7 @@ def _width(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("names", nargs="*", help="events, rpc, workflow, feed, statement, report, bus (= events rpc), "
+    parser.add_argument("names", nargs="*", help="events, rpc, workflow, feed, statement, report, ledger, bus (= events rpc), "
                                                  "bank (= feed statement); default all")
     parser.add_argument("--quick", action="store_true", help="smaller N: a smoke run, noisier figures")
     parser.add_argument("--keep-logs", action="store_true", help="keep each process's stdout (service logs) in a temp dir")

@@ -74,3 +74,48 @@ def apply_once(session: Session, model, event: object, effect, attempts: int = 3
             session.rollback()
             raise
     return False
+
+
+def apply_batch(session: Session, model, events: list, effect=None, bulk=None) -> int:
+    """Apply `events` (one queue's, in delivery order) in ONE transaction: check every envelope,
+    skip the ids already processed (one SELECT … IN for the batch) or repeated within it, run
+    `effect(session, event)` for the rest in order — or `bulk(session, events)` once with all of them,
+    for a read model that loads its rows for the whole batch at once —, insert their markers in one
+    statement, commit.
+
+    Returns how many events were new. Any error rolls the whole batch back and is raised: the
+    consumer (services/common/batch_consumer.py) then applies the messages one at a time, where
+    `apply_once` settles each alone (a malformed event dead-letters by itself). A batch of one is
+    `apply_once`, race handling included.
+    """
+    if effect is None:
+        effect = lambda session_, event: bulk(session_, [event])  # noqa: E731
+    if len(events) == 1:
+        return int(apply_once(session, model, events[0], effect))
+    from sqlalchemy import insert, select
+
+    from .events import check_envelope
+
+    checked = [check_envelope(event) for event in events]
+    ids = {event["event_id"] for event in checked}
+    try:
+        done = set(session.scalars(select(model.event_id).where(model.event_id.in_(ids))))
+        fresh = []
+        for event in checked:
+            if event["event_id"] not in done:
+                done.add(event["event_id"])
+                fresh.append(event)
+        if bulk is not None and fresh:
+            bulk(session, fresh)
+        else:
+            for event in fresh:
+                effect(session, event)
+        if fresh:
+            now = datetime.now(timezone.utc)
+            session.execute(insert(model), [{"event_id": e["event_id"], "event_type": e["type"], "processed_at": now}
+                                            for e in fresh])
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return len(fresh)

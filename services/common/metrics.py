@@ -226,10 +226,10 @@ def database_gauges(sessionmaker, gauges: dict[str, tuple[str, Callable]]) -> Ga
 # -- counting helpers (the bank feed and the workflows process use them directly) ----------------
 
 
-def count_consumed(service: str, event_type: str, failed: bool = False) -> None:
-    MESSAGES_CONSUMED.labels(service, event_type or "unknown").inc()
+def count_consumed(service: str, event_type: str, failed: bool = False, count: int = 1) -> None:
+    MESSAGES_CONSUMED.labels(service, event_type or "unknown").inc(count)
     if failed:
-        MESSAGES_FAILED.labels(service, event_type or "unknown").inc()
+        MESSAGES_FAILED.labels(service, event_type or "unknown").inc(count)
 
 
 def count_published(service: str, event_type: str, count: int = 1) -> None:
@@ -374,7 +374,10 @@ class ServiceMetrics(_DependencyProvider):
             observe_rpc(service, entrypoint.method_name,
                         outcome_of(exc_info, getattr(entrypoint, "expected_exceptions", ())), seconds)
         elif isinstance(entrypoint, EventHandler):
-            count_consumed(service, entrypoint.event_type, failed=exc_info is not None)
+            # a batch handler (batch_consumer.py) is called with a list: count its events
+            batch = worker_ctx.args[0] if getattr(entrypoint, "batched", False) and worker_ctx.args else None
+            count_consumed(service, entrypoint.event_type, failed=exc_info is not None,
+                           count=len(batch) if isinstance(batch, list) else 1)
 
     def worker_teardown(self, worker_ctx):
         self._starts.pop(id(worker_ctx), None)

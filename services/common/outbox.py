@@ -39,7 +39,9 @@ from .metrics import count_relayed
 
 PERSISTENT = 2
 HEADER_PREFIX = "nameko"
-DEFAULT_BATCH = 500
+# rows per relay pass; each pass ends waiting for the broker's confirms (issue 12: 500 → 2,000 took a
+# 10,000-event import from 3.6 s to 2.1–2.8 s to publish into the four durable queues bound to it)
+DEFAULT_BATCH = 2000
 DEFAULT_SWEEP_SECONDS = 1.0
 DEFAULT_RETENTION_DAYS = 7
 RETENTION_EVERY_SECONDS = 3600.0

@@ -2,12 +2,13 @@
 The prepaid-fee desk is desk.py; early warning monitoring.py."""
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from services.common.clock import iso_utc, utc_now
 from services.common.divisions import validate_code
 from services.common.errors import Conflict, NotFound
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_batch
 from services.common.identity import Actor
 from services.common.policy import authorize
 
@@ -20,18 +21,18 @@ def _recompute(row: EnrolmentEligibility) -> None:
     row.updated_at = utc_now()
 
 
-def _record_registration(session: Session, event: dict) -> None:
-    data = event["data"]
-    row = EnrolmentEligibility(
-        institution_id=int(data["id"]),
-        division_code=validate_code(data["township_code"], field="data.township_code"),
-        name=str(data["name"]),
-        status=str(data["status"]),
-        status_as_of=event["occurred_at"],
-        conversion_suspended=False,
-    )
-    _recompute(row)
-    session.add(row)
+def _record_registrations(session: Session, events: list[dict]) -> None:
+    """One multi-row INSERT for a batch (a ledger import sends thousands at once)."""
+    now, rows = utc_now(), []
+    for event in events:
+        data = event["data"]
+        status = str(data["status"])
+        may_enrol, reason = domain.enrolment_decision(status, False)
+        rows.append({"institution_id": int(data["id"]),
+                     "division_code": validate_code(data["township_code"], field="data.township_code"),
+                     "name": str(data["name"]), "status": status, "status_as_of": event["occurred_at"],
+                     "conversion_suspended": False, "may_enrol": may_enrol, "reason": reason, "updated_at": now})
+    session.execute(insert(EnrolmentEligibility), rows)
 
 
 def _institution(session: Session, data: dict, key: str = "institution_id") -> EnrolmentEligibility:
@@ -65,17 +66,19 @@ def _record_conversion_step(session: Session, event: dict) -> None:
         _recompute(row)
 
 
+BULK = {"institution_registered": _record_registrations}
 APPLIERS = {
-    "institution_registered": _record_registration,
     "institution_status_changed": _record_status,
     "conversion_applied": _record_conversion_applied,
     "conversion_step_decided": _record_conversion_step,
 }
 
 
-def apply_event(session: Session, event_type: str, event: object) -> bool:
-    """Apply a registry event once; False for a repeat delivery."""
-    return apply_once(session, ProcessedEvent, event, APPLIERS[event_type])
+def apply_events(session: Session, event_type: str, events: list) -> int:
+    """Apply a batch of one type of registry event in one transaction; how many were new."""
+    if event_type in BULK:
+        return apply_batch(session, ProcessedEvent, events, bulk=BULK[event_type])
+    return apply_batch(session, ProcessedEvent, events, APPLIERS[event_type])
 
 
 def _load(session: Session, actor: Actor, institution_id: int) -> EnrolmentEligibility:

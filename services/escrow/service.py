@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.common.batch_consumer import batch_event_handler, batch_fields  # batches, one transaction each
 from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
 from services.common.outbox import OutboxDispatcher
 
@@ -33,26 +34,25 @@ class EscrowService(service_kit.ServiceBase):
         self.ctx.log.info("calendar_schedule_applied", event_id=event.get("event_id"), applied=applied)
     dispatch = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
-    def _apply(self, event_type, event):
-        applied = handlers.apply_event(self.db, event_type, event)
-        self.ctx.log.info("enrolment_state_updated", event_type=event_type,
-                          event_id=event.get("event_id"), applied=applied)
+    def _apply(self, event_type, events):
+        applied = handlers.apply_events(self.db, event_type, events)
+        self.ctx.log.info("enrolment_state_updated", event_type=event_type, **batch_fields(events, applied))
 
-    @event_handler("registry", "institution_registered")
-    def on_institution_registered(self, event):
-        self._apply("institution_registered", event)
+    @batch_event_handler("registry", "institution_registered")
+    def on_institution_registered(self, events):
+        self._apply("institution_registered", events)
 
-    @event_handler("registry", "institution_status_changed")
-    def on_institution_status_changed(self, event):
-        self._apply("institution_status_changed", event)
+    @batch_event_handler("registry", "institution_status_changed")
+    def on_institution_status_changed(self, events):
+        self._apply("institution_status_changed", events)
 
-    @event_handler("registry", "conversion_applied")
-    def on_conversion_applied(self, event):
-        self._apply("conversion_applied", event)
+    @batch_event_handler("registry", "conversion_applied")
+    def on_conversion_applied(self, events):
+        self._apply("conversion_applied", events)
 
-    @event_handler("registry", "conversion_step_decided")
-    def on_conversion_step_decided(self, event):
-        self._apply("conversion_step_decided", event)
+    @batch_event_handler("registry", "conversion_step_decided")
+    def on_conversion_step_decided(self, events):
+        self._apply("conversion_step_decided", events)
 
     @rpc
     def get_enrolment_eligibility(self, actor, institution_id):

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.common.clock import iso_utc
 from services.common.divisions import county_of, scope_prefix, validate_code
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_batch
 from services.common.identity import Actor
 from services.common.policy import authorize
 from services.common.workdays import SHANGHAI
@@ -17,33 +17,49 @@ from . import domain, schedule_rules
 from .models import CountyCalendar, InspectionLead, InspectionTarget, ProcessedEvent
 
 
-def _add_target(session: Session, event: dict) -> None:
-    data = event["data"]
-    category = str(data["category"])
-    if session.get(InspectionTarget, int(data["id"])) is not None:
-        return  # already on the roster: its status follows institution_status_changed
-    status = data.get("status")  # a ledger row may arrive already 已注销
-    session.add(InspectionTarget(
-        institution_id=int(data["id"]),
-        division_code=validate_code(data["township_code"], field="data.township_code"),
-        name=str(data["name"]),
-        category=category,
-        risk_grade=domain.initial_risk_grade(category),
-        added_at=datetime.now(timezone.utc),
-        active=domain.on_roster(status), registry_status=status,
-        registry_version=int(data["version"]) if data.get("version") is not None else None,
-    ))
+def _targets(session: Session, events: list[dict]) -> dict[int, InspectionTarget]:
+    """The batch's institutions already on the roster, in one query."""
+    ids = sorted({int(event["data"]["id"]) for event in events})
+    return {t.institution_id: t for t in session.scalars(select(InspectionTarget)
+                                                          .where(InspectionTarget.institution_id.in_(ids)))}
 
 
-def apply_institution_registered(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _add_target)
+def _add_targets(session: Session, events: list[dict]) -> None:
+    """New institutions join the roster with one multi-row INSERT for the batch."""
+    known = set(_targets(session, events))
+    rows, now = [], datetime.now(timezone.utc)
+    for event in events:
+        data = event["data"]
+        if int(data["id"]) in known:
+            continue  # already on the roster: its status follows institution_status_changed
+        known.add(int(data["id"]))
+        category = str(data["category"])
+        status = data.get("status")  # a ledger row may arrive already 已注销
+        rows.append({"institution_id": int(data["id"]),
+                     "division_code": validate_code(data["township_code"], field="data.township_code"),
+                     "name": str(data["name"]), "category": category,
+                     "risk_grade": domain.initial_risk_grade(category), "added_at": now,
+                     "active": domain.on_roster(status), "registry_status": status,
+                     "registry_version": int(data["version"]) if data.get("version") is not None else None})
+    if rows:
+        session.execute(insert(InspectionTarget), rows)
 
 
-def _follow_status(session: Session, event: dict) -> None:
+def apply_institution_registered(session: Session, events: list) -> int:
+    """A batch in one transaction (services/common/batch_consumer.py); how many were new."""
+    return apply_batch(session, ProcessedEvent, events, bulk=_add_targets)
+
+
+def _follow_statuses(session: Session, events: list[dict]) -> None:
     """已注销 takes the institution off sweeps and draws; any other status (re-activated) puts it back.
     `version` orders the registry's changes, so a late older event changes nothing."""
+    known = _targets(session, events)
+    for event in events:
+        _follow_status(event, known.get(int(event["data"]["id"])))
+
+
+def _follow_status(event: dict, target: InspectionTarget | None) -> None:
     data = event["data"]
-    target = session.get(InspectionTarget, int(data["id"]))
     if target is None:  # not on the roster yet: institution_registered will carry the status
         return
     version = data.get("version")
@@ -54,8 +70,8 @@ def _follow_status(session: Session, event: dict) -> None:
     target.registry_version = int(version) if version is not None else target.registry_version
 
 
-def apply_institution_status_changed(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _follow_status)
+def apply_institution_status_changed(session: Session, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, bulk=_follow_statuses)
 
 
 # -- the county's school vacations (registry's county settings) ----------------------------------
@@ -79,8 +95,8 @@ def _store_vacations(session: Session, event: dict) -> None:
     row.settings_updated_at, row.received_at = updated, datetime.now(timezone.utc)
 
 
-def apply_county_settings_changed(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _store_vacations)
+def apply_county_settings_changed(session: Session, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, _store_vacations)
 
 
 def county_vacations(session: Session, township_code: str) -> list[tuple[date, date]]:
@@ -176,12 +192,12 @@ def _leads_from_course(session: Session, event: dict) -> None:
         )
 
 
-def apply_course_published(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _leads_from_course)
+def apply_course_published(session: Session, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, _leads_from_course)
 
 
-def apply_escrow_alert_raised(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _lead_from_escrow_alert)
+def apply_escrow_alert_raised(session: Session, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, _lead_from_escrow_alert)
 
 
 def lead_view(row: InspectionLead) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
+from services.common.batch_consumer import batch_event_handler, batch_fields  # batches, one transaction each
 from services.common.outbox import OutboxDispatcher
 
 from services.common.calendar_copy import EVENT as CALENDAR_LOADED, CalendarCopy
@@ -29,20 +29,20 @@ class InspectionService(service_kit.ServiceBase):
         applied = deadlines.apply_calendar_schedule_loaded(self.db, event)
         self.ctx.log.info("calendar_schedule_applied", event_id=event.get("event_id"), applied=applied)
 
-    @event_handler("registry", "institution_registered")
-    def on_institution_registered(self, event):
-        applied = handlers.apply_institution_registered(self.db, event)
-        self.ctx.log.info("inspection_target_added", event_id=event.get("event_id"), applied=applied)
+    @batch_event_handler("registry", "institution_registered")
+    def on_institution_registered(self, events):
+        applied = handlers.apply_institution_registered(self.db, events)
+        self.ctx.log.info("inspection_target_added", **batch_fields(events, applied))
 
-    @event_handler("registry", "institution_status_changed")
-    def on_institution_status_changed(self, event):
-        applied = handlers.apply_institution_status_changed(self.db, event)
-        self.ctx.log.info("inspection_target_status", event_id=event.get("event_id"), applied=applied)
+    @batch_event_handler("registry", "institution_status_changed")
+    def on_institution_status_changed(self, events):
+        applied = handlers.apply_institution_status_changed(self.db, events)
+        self.ctx.log.info("inspection_target_status", **batch_fields(events, applied))
 
-    @event_handler("registry", "county_settings_changed")
-    def on_county_settings_changed(self, event):
-        applied = handlers.apply_county_settings_changed(self.db, event)
-        self.ctx.log.info("county_vacations_recorded", event_id=event.get("event_id"), applied=applied)
+    @batch_event_handler("registry", "county_settings_changed")
+    def on_county_settings_changed(self, events):
+        applied = handlers.apply_county_settings_changed(self.db, events)
+        self.ctx.log.info("county_vacations_recorded", **batch_fields(events, applied))
 
     @rpc
     def list_inspection_targets(self, actor):
@@ -50,15 +50,15 @@ class InspectionService(service_kit.ServiceBase):
 
     # -- leads from escrow's early warning (issue 4) --------------------------------------------
 
-    @event_handler("escrow", "escrow_alert_raised")
-    def on_escrow_alert_raised(self, event):
-        applied = handlers.apply_escrow_alert_raised(self.db, event)
-        self.ctx.log.info("inspection_lead_recorded", event_id=event.get("event_id"), applied=applied)
+    @batch_event_handler("escrow", "escrow_alert_raised")
+    def on_escrow_alert_raised(self, events):
+        applied = handlers.apply_escrow_alert_raised(self.db, events)
+        self.ctx.log.info("inspection_lead_recorded", **batch_fields(events, applied))
 
-    @event_handler("registry", "course_published")
-    def on_course_published(self, event):
-        applied = handlers.apply_course_published(self.db, event)
-        self.ctx.log.info("course_schedule_checked", event_id=event.get("event_id"), applied=applied)
+    @batch_event_handler("registry", "course_published")
+    def on_course_published(self, events):
+        applied = handlers.apply_course_published(self.db, events)
+        self.ctx.log.info("course_schedule_checked", **batch_fields(events, applied))
 
     @rpc
     def list_leads(self, actor, status=None):
@@ -72,10 +72,10 @@ class InspectionService(service_kit.ServiceBase):
 
     supervision_events = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
-    @event_handler("registry", "school_registered")
-    def on_school_registered(self, event):
-        applied = supervision.apply_school_registered(self.db, event)
-        self.ctx.log.info("supervised_school_added", event_id=event.get("event_id"), applied=applied)
+    @batch_event_handler("registry", "school_registered")
+    def on_school_registered(self, events):
+        applied = supervision.apply_school_registered(self.db, events)
+        self.ctx.log.info("supervised_school_added", **batch_fields(events, applied))
 
     @rpc
     def list_supervised_schools(self, actor, zone=None):

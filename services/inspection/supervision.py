@@ -16,7 +16,7 @@ from services.common.clock import iso_utc, utc_now
 from services.common.divisions import county_of, is_within, scope_prefix, validate_code
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.events import make_event
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_batch
 from services.common.identity import Actor
 from services.common.policy import authorize
 from services.common.workdays import today_shanghai
@@ -98,8 +98,8 @@ def _add_school(session: Session, event: dict) -> None:
     session.add(row)
 
 
-def apply_school_registered(session: Session, event: dict) -> bool:
-    return apply_once(session, ProcessedEvent, event, _add_school)
+def apply_school_registered(session: Session, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, _add_school)
 
 
 def school_view(s: SupervisedSchool) -> dict:

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from services.common.divisions import scope_prefix, validate_code
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_batch
 from services.common.identity import Actor
 from services.common.workdays import SHANGHAI
 
@@ -107,8 +107,8 @@ APPLIERS = {
 }
 
 
-def apply_escrow_event(session: Session, event_type: str, event: object) -> bool:
-    return apply_once(session, ProcessedEvent, event, APPLIERS[event_type])
+def apply_escrow_events(session: Session, event_type: str, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, APPLIERS[event_type])
 
 
 def escrow_summary(session: Session, actor: Actor, division_code: str | None = None, as_of: str | None = None) -> dict:

@@ -1,6 +1,6 @@
 """Apply the registry's, inspection's and supervision's events to the report read models.
 
-Each applier is idempotent through `apply_once` (the event id) and tolerant of order: an order
+Each applier is idempotent through `apply_batch` (the event id; a batch per transaction) and tolerant of order: an order
 closed before its issue arrives leaves a row whose issue day is filled in later; rows still
 missing a start day are not counted. Days are Asia/Shanghai days.
 """
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.divisions import county_of, validate_code
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_batch
 from services.common.workdays import SHANGHAI
 
 from .models import ProcessedEvent
@@ -54,14 +54,20 @@ def _division(data: dict, *keys: str) -> str:
 # -- institutions: dated category and national-platform flags --------------------------------
 
 
-def record_attributes(session: Session, data: dict, effective_on: date) -> None:
-    """The record's category and platform flags at its `version`, effective from `effective_on`."""
-    institution_id, version = int(data["id"]), int(data.get("version", 0))
+def attribute_values(data: dict) -> dict[str, str]:
+    """The record's category and the platform flags it carries, as attribute rows hold them."""
     values = {"category": str(data["category"])}
     platform = data.get("platform") or {}
     for flag in PLATFORM_FLAGS:
         if flag in platform:
             values[f"platform_{flag}"] = "true" if platform[flag] else "false"
+    return values
+
+
+def record_attributes(session: Session, data: dict, effective_on: date) -> None:
+    """The record's category and platform flags at its `version`, effective from `effective_on`."""
+    institution_id, version = int(data["id"]), int(data.get("version", 0))
+    values = attribute_values(data)
     known = set(session.scalars(select(InstitutionAttributeFact.attribute).where(
         InstitutionAttributeFact.institution_id == institution_id, InstitutionAttributeFact.version == version)))
     for attribute, value in values.items():
@@ -246,5 +252,5 @@ SOURCES = {
 }  # the rest come from inspection
 
 
-def apply_fact_event(session: Session, event_type: str, event: object) -> bool:
-    return apply_once(session, ProcessedEvent, event, APPLIERS[event_type])
+def apply_fact_events(session: Session, event_type: str, events: list) -> int:
+    return apply_batch(session, ProcessedEvent, events, APPLIERS[event_type])

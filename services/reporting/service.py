@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from services.common.deadletter import event_handler  # nameko's, plus dead-lettering (dlq.<service>)
+from services.common.batch_consumer import batch_event_handler, batch_fields  # batches, one transaction each; dead-lettering
 from services.common.outbox import OutboxDispatcher
 from services.common.read_model_lag import ReadModelLag
 
@@ -21,16 +21,19 @@ from . import freshness  # issue 12: how far behind the reports are
 
 
 def _fact_handler(source: str, event_type: str):
-    """An event handler feeding the report read models (facts.APPLIERS)."""
+    """A batch event handler feeding the report read models (facts.APPLIERS)."""
 
-    @event_handler(source, event_type)
-    def handle(self, event):
-        applied = facts.apply_fact_event(self.db, event_type, event)
-        self.ctx.log.info("read_model_updated", event_type=event_type, event_id=event.get("event_id"),
-                          applied=applied)
+    @batch_event_handler(source, event_type)
+    def handle(self, events):
+        applied = facts.apply_fact_events(self.db, event_type, events)
+        _log_batch(self, event_type, events, applied)
 
     handle.__name__ = f"on_{event_type}"
     return handle
+
+
+def _log_batch(service, event_type: str, events: list, applied: int) -> None:
+    service.ctx.log.info("read_model_updated", event_type=event_type, **batch_fields(events, applied))
 
 
 class ReportingService(service_kit.ServiceBase):
@@ -42,20 +45,18 @@ class ReportingService(service_kit.ServiceBase):
 
     db = Database(Path(__file__).parent / "migrations")
 
-    @event_handler("registry", "institution_registered")
-    def on_institution_registered(self, event):
-        applied = handlers.apply_institution_registered(self.db, event)
-        self.ctx.log.info("read_model_updated", event_id=event.get("event_id"), applied=applied)
+    @batch_event_handler("registry", "institution_registered")
+    def on_institution_registered(self, events):
+        _log_batch(self, "institution_registered", events, handlers.apply_institution_registered(self.db, events))
 
-    @event_handler("registry", "institution_status_changed")
-    def on_institution_status_changed(self, event):
-        applied = handlers.apply_institution_status_changed(self.db, event)
-        self.ctx.log.info("read_model_updated", event_id=event.get("event_id"), applied=applied)
+    @batch_event_handler("registry", "institution_status_changed")
+    def on_institution_status_changed(self, events):
+        _log_batch(self, "institution_status_changed", events,
+                   handlers.apply_institution_status_changed(self.db, events))
 
-    @event_handler("registry", "institution_updated")
-    def on_institution_updated(self, event):
-        applied = handlers.apply_institution_updated(self.db, event)
-        self.ctx.log.info("read_model_updated", event_id=event.get("event_id"), applied=applied)
+    @batch_event_handler("registry", "institution_updated")
+    def on_institution_updated(self, events):
+        _log_batch(self, "institution_updated", events, handlers.apply_institution_updated(self.db, events))
 
     @rpc
     def get_institution_counts(self, actor, division_code=None, as_of=None):
@@ -63,30 +64,28 @@ class ReportingService(service_kit.ServiceBase):
 
     # -- escrow (issue 4): accounts, funds under supervision, open alerts --------------------------
 
-    def _escrow(self, event_type, event):
-        applied = escrow.apply_escrow_event(self.db, event_type, event)
-        self.ctx.log.info("read_model_updated", event_type=event_type, event_id=event.get("event_id"),
-                          applied=applied)
+    def _escrow(self, event_type, events):
+        _log_batch(self, event_type, events, escrow.apply_escrow_events(self.db, event_type, events))
 
-    @event_handler("escrow", "escrow_account_opened")
-    def on_escrow_account_opened(self, event):
-        self._escrow("escrow_account_opened", event)
+    @batch_event_handler("escrow", "escrow_account_opened")
+    def on_escrow_account_opened(self, events):
+        self._escrow("escrow_account_opened", events)
 
-    @event_handler("escrow", "escrow_account_closed")
-    def on_escrow_account_closed(self, event):
-        self._escrow("escrow_account_closed", event)
+    @batch_event_handler("escrow", "escrow_account_closed")
+    def on_escrow_account_closed(self, events):
+        self._escrow("escrow_account_closed", events)
 
-    @event_handler("escrow", "escrow_alert_raised")
-    def on_escrow_alert_raised(self, event):
-        self._escrow("escrow_alert_raised", event)
+    @batch_event_handler("escrow", "escrow_alert_raised")
+    def on_escrow_alert_raised(self, events):
+        self._escrow("escrow_alert_raised", events)
 
-    @event_handler("escrow", "escrow_alert_closed")
-    def on_escrow_alert_closed(self, event):
-        self._escrow("escrow_alert_closed", event)
+    @batch_event_handler("escrow", "escrow_alert_closed")
+    def on_escrow_alert_closed(self, events):
+        self._escrow("escrow_alert_closed", events)
 
-    @event_handler("escrow", "bank_transactions_booked")
-    def on_bank_transactions_booked(self, event):
-        self._escrow("bank_transactions_booked", event)
+    @batch_event_handler("escrow", "bank_transactions_booked")
+    def on_bank_transactions_booked(self, events):
+        self._escrow("bank_transactions_booked", events)
 
     @rpc
     def get_escrow_summary(self, actor, division_code=None, as_of=None):

@@ -31,7 +31,7 @@ def publish(config, container, handler, event_type, data):
     """Send a registry event and wait until the inspection service handled *this* one."""
     event = make_event("registry", event_type, data, data.get("township_code") or TOWN)
     with entrypoint_waiter(container, handler, timeout=15,
-                           callback=lambda ctx, result, exc: ctx.args[0]["event_id"] == event["event_id"]):
+                           callback=lambda ctx, result, exc: ctx.args[0][-1]["event_id"] == event["event_id"]):
         event_dispatcher(config)("registry", event_type, event)
 
 
@@ -162,7 +162,7 @@ def test_county_vacations_make_a_vacation_weekday_class_a_lead(start_services, c
 
     with captured(config, "registry", "county_settings_changed") as got:
         with entrypoint_waiter(inspection, "on_county_settings_changed", timeout=15,
-                               callback=lambda ctx, res, exc: ctx.args[0]["data"].get("school_vacations") == summer):
+                               callback=lambda ctx, res, exc: ctx.args[0][-1]["data"].get("school_vacations") == summer):
             saved = call(registry, "set_county_settings", leader, None, {"school_vacations": summer})
     assert saved["school_vacations"] == summer and saved["conversion_deadline"] == "2021-12-31"
     assert saved["reduction_baseline_date"] == "2021-07-24"
