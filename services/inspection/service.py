@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.common.batch_consumer import batch_event_handler, batch_fields  # batches, one transaction each
+from services.common.deadletter import event_handler  # one-off events (a loaded calendar): dead-lettering as usual
 from services.common.outbox import OutboxDispatcher
 
 from services.common.calendar_copy import EVENT as CALENDAR_LOADED, CalendarCopy
