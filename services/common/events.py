@@ -40,6 +40,15 @@ def check_envelope(payload: object) -> dict:
     for name in ENVELOPE_FIELDS:
         if name not in payload:
             raise ValidationFailed(f"事件缺少字段 {name}", field=name)
+    event_id = payload["event_id"]
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 64:
+        raise ValidationFailed("事件编号 event_id 应为 1～64 个字符的字符串", field="event_id")
+    if not isinstance(payload["type"], str):
+        raise ValidationFailed("事件类型 type 应为字符串", field="type")
+    try:
+        datetime.fromisoformat(payload["occurred_at"])
+    except (TypeError, ValueError):
+        raise ValidationFailed("事件时间 occurred_at 应为 ISO 8601 时间", field="occurred_at") from None
     if not isinstance(payload["data"], dict):
         raise ValidationFailed("事件 data 应为 JSON 对象", field="data")
     return payload

@@ -88,7 +88,7 @@ def test_lesson_confirmed_and_refund_answered_through_both_portals(ui):
     _login(ui, page, "jiaoti_leader", DEMO_PASSWORD)
     page.wait_for_url(re.compile(r".*/ui/$"))
     page.goto(f"{url}/ui/institutions/{mine['id']}")
-    username, password = f"jigou_{mine['id']}", "Jigou@2021x"
+    username, password = f"jigou_{mine['id']}", "Jigou@2021-kecheng"
     form = page.locator("form.portal-account-form")
     form.locator("input[name=username]").fill(username)
     form.locator("input[name=display_name]").fill("刘校长")

@@ -58,3 +58,17 @@ def test_timestamps_round_trip_through_sqlite_as_utc(tmp_path):
     with pytest.raises(Exception):
         with engine.begin() as conn:
             conn.execute(insert(table).values(id=2, at=datetime(2026, 12, 4, 23, 59)))
+
+
+def test_an_envelope_with_a_numeric_id_or_an_unreadable_time_is_refused_naming_the_field():
+    import pytest
+
+    from services.common.errors import ValidationFailed
+    from services.common.events import check_envelope, make_event
+
+    good = make_event("registry", "institution_registered", {"id": 1}, "340722")
+    assert check_envelope(dict(good)) == good
+    for field, value in (("event_id", 5), ("event_id", ""), ("occurred_at", "yesterday"), ("type", ["x"])):
+        with pytest.raises(ValidationFailed) as refused:
+            check_envelope({**good, field: value})
+        assert refused.value.field == field
