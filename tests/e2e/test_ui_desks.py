@@ -129,6 +129,10 @@ def test_escrow_desk_account_fee_item_charge_and_refund_by_clicks(ui):
     lesson = page.inner_text("main")
     assert "第1次" in lesson and "160.00元" in lesson and "视为确认" in lesson and "剩余" in lesson
     _shoot(page, "escrow-contract")
+    page.click("a:has-text('打印合同码及二维码')")  # the bureau hands the parent the code slip too
+    page.wait_for_selector(".qr svg")
+    assert signed["contract_no"] in page.inner_text("main")
+    page.go_back()
 
     page.click(f"a:has-text('{inst['name']}')")
     over = {**charge, "contract_no": f"ZY{today:%Y%m%d}-{inst['id']}-2", "student_name": "李小红", "class_hours": "61",
