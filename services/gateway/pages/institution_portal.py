@@ -5,7 +5,7 @@ Every call goes with the account's signed actor, which the escrow and registry s
 any other institution; the pages only choose what to ask for. A refusal is shown next to its field."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from services.common.errors import DomainError, Forbidden, ValidationFailed
@@ -24,18 +24,6 @@ web.NAV[DepartmentKind.institution] = [("本机构首页", PORTAL), ("收费与�
 web.HOME_TITLES[DepartmentKind.institution] = "机构工作台"
 
 
-def _time_left_until(value) -> str:
-    """'剩余3天4小时' / '已超期…' until an ISO deadline."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=web.SHANGHAI)
-    return web._time_left((moment - datetime.now(timezone.utc)).total_seconds())
-
-
-web.env.filters["time_left_until"] = _time_left_until
 # how a parent may pay a charge (escrow rules.CHANNELS: cash and 培训贷 are refused there)
 CHANNELS = {"wechat": "微信支付", "alipay": "支付宝", "bank_transfer": "银行转账", "bank_card": "银行卡刷卡",
             "unionpay": "云闪付"}

@@ -55,7 +55,7 @@ def _time_left(seconds) -> str:
 
 
 def _seconds_until(value) -> float | None:
-    """An ISO deadline → seconds from now (negative when past), for `time_left`."""
+    """An ISO deadline → seconds from now (negative when past)."""
     if not value or not isinstance(value, str):
         return None
     try:
@@ -88,7 +88,7 @@ env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_aut
 env.filters["local"] = _local
 env.filters["time_left"] = _time_left
 env.filters["yuan"] = _yuan
-env.filters["seconds_until"] = _seconds_until
+env.filters["time_left_until"] = lambda deadline: _time_left(_seconds_until(deadline))  # "剩余3天4小时"
 env.filters["provisional"] = _provisional
 env.globals["weekday"] = lambda iso: datetime.fromisoformat(iso).weekday()
 env.filters["urlencode_args"] = lambda args, offset: urlencode(
