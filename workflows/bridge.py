@@ -6,7 +6,8 @@ topic, routing key = event type, JSON envelope) on the durable queue
 key as workflow id. A redelivered event (or one re-published after a crash) finds the workflow
 already there — even a finished one, thanks to REJECT_DUPLICATE — and counts as done. The
 message is acked only once Temporal has the workflow; a malformed message is logged with its
-reason and rejected without requeue, so it cannot block the queue.
+reason and rejected without requeue, so it cannot block the queue. A bundle of events
+(services/common/events.py) is unbundled: a ledger import's needs no workflow at all.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from services.common.context import CORRELATION_KEY
 from services.common.divisions import validate_code
 from services.common.errors import DomainError, ValidationFailed
-from services.common.events import check_envelope
+from services.common.deadletter import split_bundle
+from services.common.events import check_envelope, is_bundle, unbundle
 from workflows.amqp import LoopConsumer
 from workflows.verification.contracts import WORKFLOW_NAME, VerificationInput, workflow_id
 
@@ -124,6 +126,9 @@ class InstitutionRegisteredBridge(LoopConsumer):
         cid = headers.get(CORRELATION_HEADER)
         try:
             envelope = message.decode()
+            if is_bundle(envelope):
+                self._unbundle(message, unbundle(envelope))
+                return None
             if _from_ledger_import(envelope):
                 # the county's existing ledger is its licensing record already: no verification case
                 self.stats["skipped"] += 1
@@ -146,6 +151,22 @@ class InstitutionRegisteredBridge(LoopConsumer):
         )
         self.dead_letter(message, reason, "ValidationFailed")
         return None
+
+    def _unbundle(self, message: Message, events: list) -> None:
+        """A bundle (a ledger import's, services/common/events.py): nothing to start when every event
+        came from the ledger; otherwise its events go back to the queue one by one and are started
+        (or refused) each on its own."""
+        if all(_from_ledger_import(event) for event in events):
+            self.stats["skipped"] += len(events)
+            message.ack()
+            return
+        try:
+            split_bundle(self.amqp_uri, message, events, QUEUE_NAME)
+        except Exception as exc:
+            self.log.error("bundle_split_failed", error=type(exc).__name__, detail=str(exc)[:300])
+            message.requeue()
+            return
+        message.ack()
 
     async def _start(self, params: VerificationInput) -> tuple[VerificationInput, bool]:
         try:

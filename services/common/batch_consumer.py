@@ -19,6 +19,10 @@ MAX_ATTEMPTS-th) — so one poison message dead-letters alone. A body that canno
 dead-lettered before the batch is formed. A crash before the ack leaves the batch unacked: the
 broker redelivers it and the processed-events markers make the second application a no-op.
 
+A message may be a bundle of events (services/common/events.py): its events join the batch (the
+buffer counts events, not messages). A bundle that fails on its own is split: its events go back
+to the queue as messages of their own, so the bad one is settled alone.
+
 Settings (service config): EVENT_BATCH_SIZE, EVENT_BATCH_PREFETCH, EVENT_BATCH_LINGER.
 """
 from __future__ import annotations
@@ -32,7 +36,8 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
 
 from .batching import DEFAULT_LINGER, DEFAULT_PREFETCH, DEFAULT_SIZE, BatchBuffer, halves
-from .deadletter import DeadLetteringEventHandler, dlq_name, publish_dead_letter
+from .deadletter import DeadLetteringEventHandler, dlq_name, publish_dead_letter, split_bundle
+from .events import bundle_size, is_bundle, unbundle
 from .logging import get_logger
 
 RECONNECT_PAUSE = 1.0
@@ -122,7 +127,8 @@ class BatchEventHandler(DeadLetteringEventHandler, _NotOnTheSharedConsumer):
         queue = self.queue(channel)
         queue.declare()
         buffer = BatchBuffer(size=self.size, linger=self.linger)
-        consumer = KombuConsumer(channel, queues=[queue], on_message=buffer.add, prefetch_count=self.prefetch,
+        consumer = KombuConsumer(channel, queues=[queue], prefetch_count=self.prefetch,
+                                 on_message=lambda message: buffer.add(message, bundle_size(message.headers)),
                                  accept=self.container.accept)
         with consumer:
             if not self._consuming.ready():
@@ -150,7 +156,7 @@ class BatchEventHandler(DeadLetteringEventHandler, _NotOnTheSharedConsumer):
                 self._dead_letter_undecodable(message, exc)
         if not items:
             return
-        self._settle(channel, items, self._call([body for _, body in items], items[0][0]))
+        self._settle(channel, items, self._call(_events(items), items[0][0]))
 
     def _settle(self, channel, items, failure) -> None:
         """`items` ran as one worker and raised `failure` (or None). Deliveries are settled in order,
@@ -164,9 +170,12 @@ class BatchEventHandler(DeadLetteringEventHandler, _NotOnTheSharedConsumer):
             for half in halves(items):
                 if self._stopping:
                     raise _Stopped()  # the rest is unacked: redelivered to the next consumer
-                self._settle(channel, half, self._call([body for _, body in half], half[0][0]))
+                self._settle(channel, half, self._call(_events(half), half[0][0]))
             return
-        message = items[0][0]
+        message, body = items[0]
+        if is_bundle(body) and len(body["events"]) > 1:
+            self._split(message, body)
+            return
         try:
             self._settle_failure(message, failure)  # retry (x-attempts) or dead-letter (deadletter.py)
         except Exception:  # the broker refused the copy: leave the message for redelivery
@@ -174,6 +183,17 @@ class BatchEventHandler(DeadLetteringEventHandler, _NotOnTheSharedConsumer):
             message.requeue()
             return
         message.ack()
+
+    def _split(self, message, bundle: dict) -> None:
+        """A bundle that failed alone: its events go back to the queue one by one (deadletter.py)."""
+        try:
+            split_bundle(self.container.config["AMQP_URI"], message, bundle["events"], self.queue.name)
+        except Exception:  # the broker refused: the bundle comes back whole
+            self.log.exception("bundle_split_failed", queue=self.queue.name)
+            message.requeue()
+            return
+        message.ack()
+        self.log.warning("bundle_split", events=len(bundle["events"]), queue=self.queue.name)
 
     def _call(self, bodies: list, first_message):
         """Run the handler in a worker with `bodies`; the exception it raised, or None."""
@@ -205,6 +225,11 @@ class BatchEventHandler(DeadLetteringEventHandler, _NotOnTheSharedConsumer):
 
 
 batch_event_handler = BatchEventHandler.decorator
+
+
+def _events(items) -> list:
+    """The events of (message, body) pairs, bundles flattened, in delivery order."""
+    return [event for _, body in items for event in unbundle(body)]
 
 
 def batch_fields(events: list, applied: int) -> dict:

@@ -25,16 +25,21 @@ class BatchBuffer(Generic[T]):
     linger: float = DEFAULT_LINGER
     clock: Callable[[], float] = time.monotonic
     items: list = field(default_factory=list)
+    weights: list = field(default_factory=list)  # events per item (a bundle holds many)
     oldest_at: float | None = None
 
     def __post_init__(self):
         if self.size < 1:
             raise ValueError("batch size must be at least 1")
 
-    def add(self, item: T) -> None:
+    def add(self, item: T, weight: int = 1) -> None:
         if not self.items:
             self.oldest_at = self.clock()
         self.items.append(item)
+        self.weights.append(max(1, weight))
+
+    def events(self) -> int:
+        return sum(self.weights)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -43,7 +48,7 @@ class BatchBuffer(Generic[T]):
         """Seconds until the buffer is due (0: now); None when empty (wait for the first delivery)."""
         if not self.items:
             return None
-        if len(self.items) >= self.size:
+        if self.events() >= self.size:
             return 0.0
         return max(0.0, self.oldest_at + self.linger - self.clock())
 
@@ -51,8 +56,13 @@ class BatchBuffer(Generic[T]):
         return self.wait_left() == 0.0
 
     def take(self) -> list[T]:
-        """The oldest `size` items, in delivery order; the rest stay (their linger starts now)."""
-        batch, self.items = self.items[:self.size], self.items[self.size:]
+        """The oldest items holding up to `size` events (one item at least), in delivery order; the
+        rest stay (their linger starts now)."""
+        count, events = 0, 0
+        while count < len(self.items) and (count == 0 or events + self.weights[count] <= self.size):
+            events += self.weights[count]
+            count += 1
+        batch, self.items, self.weights = self.items[:count], self.items[count:], self.weights[count:]
         self.oldest_at = self.clock() if self.items else None
         return batch
 

@@ -91,6 +91,24 @@ def publish_raw(amqp_uri: str, exchange: Exchange | str, routing_key: str, body,
                          retry_policy={"max_retries": 3, "interval_start": 0.5, "interval_step": 1})
 
 
+def split_bundle(amqp_uri: str, message, events: list, queue: str) -> None:
+    """A bundle (services/common/events.py) that failed as a whole: put each of its events back on
+    `queue` as a message of its own (default exchange, confirmed, the bundle's headers and origin
+    kept), so the events that apply do and a bad one is retried or dead-lettered alone. The caller
+    acks the bundle afterwards; events applied before are skipped by their processed-event marks."""
+    from .events import BUNDLE_SIZE_HEADER
+
+    info = message.delivery_info or {}
+    headers = {k: v for k, v in (message.headers or {}).items() if k not in (BUNDLE_SIZE_HEADER, ATTEMPTS_HEADER)}
+    headers.setdefault("x-original-exchange", info.get("exchange", ""))
+    headers.setdefault("x-original-routing-key", info.get("routing_key", ""))
+    with Connection(amqp_uri, connect_timeout=5, transport_options={"confirm_publish": True}) as conn:
+        producer = Producer(conn.channel(), serializer="json")
+        for event in events:
+            producer.publish(event, exchange="", routing_key=queue, headers=headers, delivery_mode=PERSISTENT,
+                             retry=True, retry_policy={"max_retries": 3, "interval_start": 0.5, "interval_step": 1})
+
+
 def publish_dead_letter(amqp_uri: str, service: str, message, reason: str, error: str | None = None,
                         queue: str | None = None) -> dict:
     """Copy a kombu `message` to `dlq.<service>` with its reason; returns the dead letter's headers."""

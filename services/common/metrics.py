@@ -263,9 +263,9 @@ def counting_dispatch(service: str, dispatch):
 
     many = getattr(dispatch, "many", None)
     if many is not None:
-        def counted_many(events):
+        def counted_many(events, **options):  # options: the outbox's bundling (outbox.Outbox.many)
             events = list(events)
-            result = many(events)
+            result = many(events, **options)
             for event_type, _ in events:
                 count_published(service, event_type)
             return result

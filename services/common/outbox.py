@@ -34,6 +34,7 @@ from sqlalchemy import BigInteger, Integer, String, Text, delete, event as sa_ev
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from .clock import UtcDateTime, utc_now
+from .events import BUNDLE_SIZE, BUNDLE_SIZE_HEADER, make_bundle
 from .logging import get_logger
 from .metrics import count_relayed
 
@@ -144,24 +145,33 @@ class Outbox:
         self.added += 1
         self._wake_after_commit(session)
 
-    def many(self, events: list[tuple[str, dict]]) -> int:
-        """Many rows in one bulk INSERT (a ledger import: 10,000 events)."""
+    def many(self, events: list[tuple[str, dict]], bundle: frozenset[str] | set[str] = frozenset(),
+             bundle_size: int = BUNDLE_SIZE) -> int:
+        """Many rows in one bulk INSERT (a ledger import: 10,000 events). Runs of events whose type
+        is in `bundle` go out as bundles of up to `bundle_size` (services/common/events.py): one row
+        and one message each. Returns the events written."""
         if not events:
             return 0
         session = self.session
         session.flush()  # rows added before keep their place in id order
         now, headers, exchange = utc_now(), self._header_values(), exchange_name(self.source)
         rows = []
-        for event_type, event in events:
-            body = _as_json(event)
-            event_id = body.get("event_id") if isinstance(body, dict) else None
+        for event_type, group in _runs(events, bundle, bundle_size):
+            if len(group) == 1 and event_type not in bundle:
+                body = _as_json(group[0])
+                event_id = body.get("event_id") if isinstance(body, dict) else None
+                row_headers = headers
+            else:
+                body = _as_json(make_bundle(self.source, event_type, group))
+                event_id = body["events"][-1].get("event_id")  # lag is checked by the last one's id
+                row_headers = {**(headers or {}), BUNDLE_SIZE_HEADER: len(group)}
             rows.append({"event_id": str(event_id or uuid.uuid4().hex), "exchange": exchange,
-                         "event_type": event_type, "body": body, "headers": headers, "created_at": now,
+                         "event_type": event_type, "body": body, "headers": row_headers, "created_at": now,
                          "attempts": 0})
         session.execute(sa.insert(self.model), rows)
-        self.added += len(rows)
+        self.added += len(events)
         self._wake_after_commit(session)
-        return len(rows)
+        return len(events)
 
     def _wake_after_commit(self, session: Session) -> None:
         if self.on_commit is not None and not session.info.get("outbox_wake"):
@@ -170,6 +180,20 @@ class Outbox:
 
 
 # -- publishing ------------------------------------------------------------------------------------
+
+
+def _runs(events: list[tuple[str, dict]], bundle, size: int):
+    """(event type, [event]) in order: consecutive events of a bundled type grouped up to `size`,
+    every other event alone."""
+    group_type, group = None, []
+    for event_type, event in events:
+        if group and (event_type != group_type or event_type not in bundle or len(group) >= size):
+            yield group_type, group
+            group = []
+        group_type = event_type
+        group.append(event)
+    if group:
+        yield group_type, group
 
 
 class PublishFailed(Exception):

@@ -14,7 +14,8 @@ Caught up with a mark = nothing up to the mark left unpublished and every id of 
 Delivery per queue is FIFO and acks follow commits, so once the newest `limit` events of a type are
 applied the older ones were too (or were dead-lettered: `shuangjian dlq list` shows them), as long as
 `limit` exceeds what a consumer holds unacked at once (the reader sizes it from its consumers'
-prefetch: `ReadModelLag.tail_size`). Ids, not clocks: nothing compares times between processes.
+prefetch: `ReadModelLag.tail_size`). Ids, not clocks: nothing compares times between processes. A bundle's outbox row carries its last
+event's id and its size (services/common/events.py): applied when that event is, counted as its size.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from .clock import iso_utc
 from .errors import ValidationFailed
+from .events import BUNDLE_SIZE_HEADER, bundle_size
 from .outbox import OutboxDispatcher, exchange_name
 
 TAIL = 2000  # newest events checked per event type, at least; more when a consumer prefetches more
@@ -73,18 +75,22 @@ def event_tail(session: Session, model, source: str, types: list[str], mark: int
     if mark is None:
         mark = session.scalar(select(func.max(model.id))) or 0
     mine = (model.exchange == exchange_name(source), model.id <= mark)
+    # a bundle's row holds many events (services/common/events.py): counted by its size header
+    events_in_row = func.coalesce(model.headers[BUNDLE_SIZE_HEADER].as_integer(), 1)
     unpublished = session.scalar(
-        select(func.count()).select_from(model).where(*mine, model.published_at.is_(None),
-                                                       model.event_type.in_(types))
+        select(func.sum(events_in_row)).where(*mine, model.published_at.is_(None), model.event_type.in_(types))
     ) or 0
-    tails = {}
+    tails, sizes = {}, {}
     for event_type in types:
-        ids = session.scalars(select(model.event_id).where(*mine, model.event_type == event_type,
-                                                           model.published_at.is_not(None))
-                              .order_by(model.id.desc()).limit(limit)).all()
-        if ids:
-            tails[event_type] = list(ids)
-    return {"source": source, "mark": mark, "unpublished": int(unpublished), "event_ids": tails}
+        rows = session.execute(select(model.event_id, model.headers).where(*mine, model.event_type == event_type,
+                                                                            model.published_at.is_not(None))
+                               .order_by(model.id.desc()).limit(limit)).all()
+        if rows:
+            tails[event_type] = [event_id for event_id, _ in rows]
+            sizes.update({event_id: size for event_id, headers in rows
+                          if (size := bundle_size(headers)) > 1})
+    return {"source": source, "mark": mark, "unpublished": int(unpublished), "event_ids": tails,
+            "bundle_sizes": sizes}
 
 
 def applied_events(session: Session, processed_model, event_ids: list[str]) -> dict[str, datetime]:
@@ -104,8 +110,10 @@ def lag_answer(session: Session, processed_model, tails: list[dict], queued: int
     `pending_events` counts what is not applied yet: unpublished outbox rows plus the larger of the
     ready messages in the reader's queues and the tails' unapplied ids (each is a lower bound)."""
     ids = [i for tail in tails for type_ids in tail.get("event_ids", {}).values() for i in type_ids]
+    sizes = {i: n for tail in tails for i, n in (tail.get("bundle_sizes") or {}).items()
+             if isinstance(n, int) and not isinstance(n, bool) and n > 0}
     applied = applied_events(session, processed_model, ids)
-    unapplied = len(ids) - len(applied)
+    unapplied = sum(sizes.get(i, 1) for i in ids if i not in applied)  # a bundle's id stands for its events
     unpublished = sum(int(t.get("unpublished", 0)) for t in tails)
     caught_up = unpublished == 0 and unapplied == 0
     last = max(applied.values(), default=None)

@@ -48,6 +48,9 @@ MAX_ROWS_PER_CALL = 5000
 MAX_ERRORS_RETURNED = 5000
 STALE_AFTER = timedelta(days=1)
 IN_CHUNK = 1000
+# sent in bundles (services/common/events.py): every consumer of these flattens them — reporting,
+# escrow and inspection take them with the batch consumer, the workflows bridge unbundles too
+BUNDLED_TYPES = frozenset({"institution_registered"})
 _BATCH_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -330,10 +333,11 @@ def finish(session: Session, batch: ImportBatch, state: str, result: dict, now: 
 
 
 def _publish(dispatch: Dispatch, events: list[tuple[str, dict]]) -> None:
-    """One event per institution, written to the outbox in one bulk insert when available."""
+    """One event per institution, written to the outbox in one bulk insert when available; the
+    new institutions' events in bundles (BUNDLED_TYPES), the updates one message each."""
     many = getattr(dispatch, "many", None)
     if many is not None and len(events) > 1:
-        many(events)
+        many(events, bundle=BUNDLED_TYPES)
         return
     for event_type, event in events:
         dispatch(event_type, event)

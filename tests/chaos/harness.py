@@ -33,9 +33,11 @@ from services.common.bank_feed_wire import encode_batch, publish_batches
 from services.common.workdays import SHANGHAI
 from shuangjian.client import ApiError
 from shuangjian.codes import make_uscc
-from shuangjian.demo import load_demo_county
+from shuangjian.demo import TOWNSHIPS, load_demo_county
 from tests.e2e.support import admin_client, as_user, cli, running
 from tests.e2e.test_bad_input import open_account
+
+from .imports import ROWS_PER_IMPORT, import_ledger_rows, ledger_rows
 
 SERVICES = ("registry", "escrow", "inspection", "reporting", "gateway", "escrow_feed")
 BANK = "CHAOS"
@@ -155,6 +157,7 @@ class Ledger:
     transactions: dict = field(default_factory=dict)  # bank_tx_id -> (account_no, amount)
     batches_sent: int = 0
     complaints: dict = field(default_factory=dict)  # marker -> "acked" | "ambiguous"
+    imported: dict = field(default_factory=dict)  # uscc -> "committed" | "ambiguous" (ledger imports)
     errors: Counter = field(default_factory=Counter)
     accounts: list = field(default_factory=list)  # (account_no, institution_id)
 
@@ -299,6 +302,27 @@ class Load:
                     self.ledger.transactions[tx["bank_tx_id"]] = (tx["account_no"], tx["amount_fen"])
             self.pause(0.3)
 
+    def importer(self) -> None:
+        """A 600-row ledger now and then: its events go out as bundles (tests/chaos/imports.py)."""
+        township = next(name for code, name, *_ in TOWNSHIPS if code == TOWNSHIP)
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            with self.serial_lock:
+                first, self.serial = self.serial + 1, self.serial + ROWS_PER_IMPORT
+            rows = ledger_rows(first, ROWS_PER_IMPORT, township)
+            errors: list = []
+            outcome = import_ledger_rows(self.education, f"混沌台账{self.ledger.run}-{n}.csv", rows, errors)
+            for error in errors:
+                self.ledger.error("ledger import", error)
+            if outcome != "refused":
+                with self.ledger.lock:
+                    for row in rows:
+                        self.ledger.imported[row["统一社会信用代码"]] = outcome
+            else:
+                self.ledger.error("ledger import", "refused")
+            self.pause(8)
+
     def complainer(self) -> None:
         http = requests.Session()
         n = 0
@@ -324,7 +348,7 @@ class Load:
             self.pause(0.6)
 
     def start(self) -> None:
-        for target in (self.registrar, self.registrar, self.banker, self.complainer):
+        for target in (self.registrar, self.registrar, self.banker, self.complainer, self.importer):
             t = threading.Thread(target=target, daemon=True)
             t.start()
             self.threads.append(t)
@@ -440,6 +464,19 @@ def reconcile(platform, ledger: Ledger) -> list[Row]:
     rows.append(_tally("institution_registered → inspection roster", ids,
                        _counts(inspection, "inspection_targets", "institution_id", ids)))
 
+    # ledger imports (their events in bundles): each row once in the registry, reporting and the roster
+    committed = [u for u, s in ledger.imported.items() if s == "committed"]
+    unanswered = [u for u, s in ledger.imported.items() if s != "committed"]
+    rows.append(_tally("ledger import rows → registry", committed,
+                       _counts(registry, "institutions", "uscc", committed + unanswered), unanswered,
+                       note="events sent in bundles of up to 500"))
+    imported_ids = [r[0] for r in _query(registry, "SELECT id FROM institutions WHERE uscc IN :v",
+                                         v=committed + unanswered)] if committed + unanswered else []
+    rows.append(_tally("imported institution_registered → reporting", imported_ids,
+                       _counts(reporting, "institution_facts", "institution_id", imported_ids)))
+    rows.append(_tally("imported institution_registered → inspection roster", imported_ids,
+                       _counts(inspection, "inspection_targets", "institution_id", imported_ids)))
+
     # every registered institution's LicenceVerification: started by the bridge, decided, completed
     decided = [i for i, s in ledger.decisions.items() if s == "acked"]
     statuses, extra_runs = asyncio.run(_workflow_statuses(platform["env"]["SHUANGJIAN_TEMPORAL_ADDRESS"], ids))
@@ -538,7 +575,7 @@ def run(platform, faults=FULL_FAULTS, warmup: float = 8, between: float = 8, set
     ledger = Ledger(run=time.strftime("%H%M%S") + f"{random.randrange(100):02d}")
     load = Load(platform, ledger, rate=rate)
     load.setup()
-    say(f"load: 2 registrars, 1 bank feed publisher, 1 complainer, 1 decider (run {ledger.run})")
+    say(f"load: 2 registrars, 1 bank feed publisher, 1 complainer, 1 ledger importer, 1 decider (run {ledger.run})")
     load.start()
     injected = []
     try:

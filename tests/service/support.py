@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from kombu import Connection, Exchange, Queue, binding
 from nameko.testing.services import entrypoint_hook
 
+from services.common.events import unbundle
+
 
 def call(container, method, *args):
     """Call an entrypoint of a running container as a remote caller would."""
@@ -20,14 +22,17 @@ class EventTap:
 
     def __init__(self, queue: Queue):
         self.queue = queue
+        self.messages = 0  # messages read so far (a bundle is one message with many events)
 
     def drain(self, expect: int = 0, seconds: float = 5.0) -> list[tuple[str, dict]]:
-        """[(event type, envelope)], waiting up to `seconds` for at least `expect` of them."""
+        """[(event type, envelope)], bundles unbundled, waiting up to `seconds` for at least `expect`."""
         got, deadline = [], time.monotonic() + seconds
         while True:
             message = self.queue.get(no_ack=True)
             if message is not None:
-                got.append((message.delivery_info["routing_key"], json.loads(message.body)))
+                self.messages += 1
+                routing_key = message.delivery_info["routing_key"]
+                got.extend((routing_key, event) for event in unbundle(json.loads(message.body)))
                 continue
             if len(got) >= expect or time.monotonic() > deadline:
                 return got

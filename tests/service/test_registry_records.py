@@ -199,6 +199,8 @@ def test_an_import_stores_everything_once_and_a_reimport_changes_nothing(platfor
     assert (result["state"], result["created"], result["updated"], result["unchanged"]) == ("committed", 4, 0, 0)
     events = bus.drain(expect=4)
     assert sorted(t for t, _ in events) == ["institution_registered"] * 4
+    assert bus.messages == 1  # the import's events travel as one bundle, each with its own id
+    assert len({e["event_id"] for _, e in events}) == 4
     suspended = next(e["data"] for _, e in events if e["data"]["uscc"] == make_uscc(1003))
     assert suspended["status"] == "suspended_for_rectification" and suspended["origin"] == "ledger_import"
     assert [(h["status"], h["effective_on"]) for h in suspended["history"]] == [

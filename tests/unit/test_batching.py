@@ -30,6 +30,19 @@ def test_a_full_batch_is_ready_at_once_and_keeps_delivery_order():
     assert len(buffer) == 1
 
 
+def test_a_bundle_counts_as_its_events_and_a_batch_holds_at_most_size_events():
+    buffer = BatchBuffer(size=500, linger=0.05, clock=FakeClock())
+    buffer.add("bundle-a", 300)
+    assert not buffer.ready()  # 300 events: wait for company
+    buffer.add("bundle-b", 300)
+    assert buffer.ready()
+    assert buffer.take() == ["bundle-a"]  # a + b would be 600 events in one transaction
+    buffer.add("single")
+    buffer.add("bundle-c", 900)  # bigger than a batch: still taken, alone
+    assert buffer.take() == ["bundle-b", "single"]
+    assert buffer.take() == ["bundle-c"] and len(buffer) == 0
+
+
 def test_a_lone_event_waits_at_most_the_linger():
     clock = FakeClock()
     buffer = BatchBuffer(size=500, linger=0.05, clock=clock)

@@ -1,7 +1,7 @@
 import pytest
 
 from services.common.errors import Forbidden, ValidationFailed
-from services.common.events import check_envelope, make_event
+from services.common.events import bundle_size, check_envelope, is_bundle, make_bundle, make_event, unbundle
 from services.escrow.domain import enrolment_decision
 
 
@@ -64,7 +64,7 @@ def test_an_envelope_with_a_numeric_id_or_an_unreadable_time_is_refused_naming_t
     import pytest
 
     from services.common.errors import ValidationFailed
-    from services.common.events import check_envelope, make_event
+    from services.common.events import bundle_size, check_envelope, is_bundle, make_bundle, make_event, unbundle
 
     good = make_event("registry", "institution_registered", {"id": 1}, "340722")
     assert check_envelope(dict(good)) == good
@@ -72,3 +72,14 @@ def test_an_envelope_with_a_numeric_id_or_an_unreadable_time_is_refused_naming_t
         with pytest.raises(ValidationFailed) as refused:
             check_envelope({**good, field: value})
         assert refused.value.field == field
+
+
+def test_a_bundle_unbundles_to_its_envelopes_and_a_plain_event_to_itself():
+    events = [make_event("registry", "institution_registered", {"id": n}, "340722100") for n in (1, 2)]
+    bundle = make_bundle("registry", "institution_registered", events)
+    assert is_bundle(bundle) and unbundle(bundle) == events
+    assert not is_bundle(events[0]) and unbundle(events[0]) == [events[0]]
+    # a plain event with a field named "events" is not a bundle
+    assert not is_bundle({**events[0], "events": []})
+    assert [bundle_size(h) for h in ({"x-bundle-size": 500}, {}, None, {"x-bundle-size": "500"},
+                                     {"x-bundle-size": 0}, {"x-bundle-size": True})] == [500, 1, 1, 1, 1, 1]

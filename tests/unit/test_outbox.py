@@ -99,6 +99,27 @@ def test_many_is_one_bulk_insert_in_order(sessions):
     assert [r.body["data"]["id"] for r in rows] == [0, 1, 2, 3, 4, 5]
 
 
+def test_many_sends_runs_of_a_bundled_type_as_bundles_and_the_rest_alone(sessions):
+    registered = [event(n) for n in range(1, 6)]
+    updated = make_event("registry", "institution_updated", {"id": 9}, "340722100")
+    with sessions() as s:
+        dispatch = Outbox(s, OutboxRow, "registry", headers={"nameko.correlation_id": "c"})
+        events = [("institution_registered", e) for e in registered] + [("institution_updated", updated)]
+        assert dispatch.many(events, bundle={"institution_registered"}, bundle_size=2) == 6
+        s.commit()
+    rows = pending(sessions)
+    assert [(r.event_type, r.headers.get("x-bundle-size")) for r in rows] == [
+        ("institution_registered", 2), ("institution_registered", 2), ("institution_registered", 1),
+        ("institution_updated", None)]
+    bundles = [r.body for r in rows[:3]]
+    assert all(b["bundle_of"] == "institution_registered" and b["source"] == "registry" for b in bundles)
+    # every event keeps its own envelope and id; a bundle's row is known by its last event's id
+    assert [e["event_id"] for b in bundles for e in b["events"]] == [e["event_id"] for e in registered]
+    assert [r.event_id for r in rows[:3]] == [registered[1]["event_id"], registered[3]["event_id"],
+                                               registered[4]["event_id"]]
+    assert rows[3].body["event_id"] == updated["event_id"] and rows[3].headers == {"nameko.correlation_id": "c"}
+
+
 def test_the_relay_publishes_in_id_order_and_marks_published(sessions):
     with sessions() as s:
         dispatch = Outbox(s, OutboxRow, "registry", headers={"nameko.correlation_id": "c"})

@@ -120,3 +120,21 @@ def test_the_tail_checked_grows_with_what_a_consumer_may_hold_unacked():
     with pytest.raises(ValidationFailed) as info:
         check_limit(MAX_TAIL + 1)
     assert info.value.field == "limit"
+
+
+def test_a_bundle_is_pending_as_its_events_until_its_last_event_is_applied(session):
+    session.add(Outbox(event_id="last-of-bundle", exchange="registry.events", event_type="institution_registered",
+                       body={}, headers={"x-bundle-size": 500}, created_at=NOW, published_at=None))
+    session.commit()
+    _, answer = lag(session)
+    assert (answer["unpublished"], answer["pending_events"]) == (500, 500)
+    assert describe(answer) == "数据更新中：尚有约 500 条变更待计入"
+
+    session.query(Outbox).update({"published_at": NOW})
+    session.commit()
+    tail, answer = lag(session)
+    assert tail["bundle_sizes"] == {"last-of-bundle": 500}
+    assert (answer["caught_up"], answer["unapplied_recent"], answer["pending_events"]) == (False, 500, 500)
+
+    apply(session, ["last-of-bundle"])
+    assert lag(session)[1]["caught_up"]

@@ -17,6 +17,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from temporalio.converter import DataConverter
 
 from services.common.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationFailed
+from services.common.events import make_bundle
 from workflows.bridge import QUEUE_NAME, InstitutionRegisteredBridge
 from workflows.rpc_server import RpcServer, WorkflowsService
 from workflows.verification.contracts import VerificationInput, workflow_id
@@ -129,6 +130,28 @@ async def test_bridge_starts_one_workflow_per_institution(dev_env, amqp_uri, tas
         assert ready == 0
         await client.get_workflow_handle(workflow_id(301)).terminate("test done")
         await client.get_workflow_handle(workflow_id(303)).terminate("test done")
+
+
+@pytest.mark.timeout(60)
+async def test_bridge_unbundles_an_import_without_workflows_and_splits_a_mixed_bundle(
+        dev_env, amqp_uri, task_queue, running_worker, signer):
+    client = dev_env.client
+    imported = [envelope(500 + n, origin="ledger_import") for n in range(40)]
+    malformed = envelope(599)
+    del malformed["data"]["name"]
+    mixed = [envelope(501, origin="ledger_import"), envelope(601), malformed]
+    async with running_worker(client, task_queue), workflows_process(client, task_queue, amqp_uri, signer) as bridge:
+        await asyncio.to_thread(publish, amqp_uri, make_bundle("registry", "institution_registered", imported))
+        await until(lambda: bridge.stats["skipped"] == 40)  # the county's ledger is its licensing record
+        await asyncio.to_thread(publish, amqp_uri, make_bundle("registry", "institution_registered", mixed))
+        await until(lambda: bridge.stats["started"] == 1 and bridge.stats["rejected"] == 1)
+        assert (bridge.stats["skipped"], bridge.stats["duplicates"], bridge.stats["failed"]) == (41, 0, 0)
+        params = await started_input(client.get_workflow_handle(workflow_id(601)))
+        assert params.institution_id == 601 and params.correlation_id == "cid-registration"
+        with Connection(amqp_uri) as conn:
+            _, ready, _ = conn.default_channel.queue_declare(QUEUE_NAME, passive=True)
+        assert ready == 0
+        await client.get_workflow_handle(workflow_id(601)).terminate("test done")
 
 
 @pytest.mark.timeout(60)
