@@ -26,6 +26,7 @@ class BatchBuffer(Generic[T]):
     clock: Callable[[], float] = time.monotonic
     items: list = field(default_factory=list)
     weights: list = field(default_factory=list)  # events per item (a bundle holds many)
+    total: int = 0  # events buffered (the sum of weights, kept as it changes: asked per delivery)
     oldest_at: float | None = None
 
     def __post_init__(self):
@@ -37,9 +38,7 @@ class BatchBuffer(Generic[T]):
             self.oldest_at = self.clock()
         self.items.append(item)
         self.weights.append(max(1, weight))
-
-    def events(self) -> int:
-        return sum(self.weights)
+        self.total += self.weights[-1]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -48,7 +47,7 @@ class BatchBuffer(Generic[T]):
         """Seconds until the buffer is due (0: now); None when empty (wait for the first delivery)."""
         if not self.items:
             return None
-        if self.events() >= self.size:
+        if self.total >= self.size:
             return 0.0
         return max(0.0, self.oldest_at + self.linger - self.clock())
 
@@ -63,6 +62,7 @@ class BatchBuffer(Generic[T]):
             events += self.weights[count]
             count += 1
         batch, self.items, self.weights = self.items[:count], self.items[count:], self.weights[count:]
+        self.total -= events
         self.oldest_at = self.clock() if self.items else None
         return batch
 

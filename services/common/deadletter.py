@@ -48,8 +48,12 @@ def dlq_queue(service: str) -> Queue:
     return Queue(dlq_name(service), dlx_exchange(), routing_key=service, durable=True)
 
 
-def _event_fields(body: bytes | str | None) -> dict:
+def _event_fields(body: bytes | str | None, compression: str | None = None) -> dict:
     try:
+        if compression:  # a bundle as the outbox relay sends it (outbox.COMPRESS_ABOVE)
+            from kombu.compression import decompress
+
+            body = decompress(body, compression)
         payload = json.loads(body)
     except Exception:
         return {}
@@ -73,7 +77,7 @@ def dead_letter_headers(headers: dict | None, *, reason: str, exchange: str, rou
         out["x-error"] = error
     if queue:
         out["x-original-queue"] = queue
-    out.update(_event_fields(body))
+    out.update(_event_fields(body, (headers or {}).get("compression")))
     return out
 
 
@@ -99,7 +103,9 @@ def split_bundle(amqp_uri: str, message, events: list, queue: str) -> None:
     from .events import BUNDLE_SIZE_HEADER
 
     info = message.delivery_info or {}
-    headers = {k: v for k, v in (message.headers or {}).items() if k not in (BUNDLE_SIZE_HEADER, ATTEMPTS_HEADER)}
+    # (each event goes as plain JSON: the bundle's `compression` header must not follow it)
+    headers = {k: v for k, v in (message.headers or {}).items()
+               if k not in (BUNDLE_SIZE_HEADER, ATTEMPTS_HEADER, "compression")}
     headers.setdefault("x-original-exchange", info.get("exchange", ""))
     headers.setdefault("x-original-routing-key", info.get("routing_key", ""))
     with Connection(amqp_uri, connect_timeout=5, transport_options={"confirm_publish": True}) as conn:

@@ -92,8 +92,9 @@ def apply_batch(session: Session, model, events: list, effect=None, bulk=None) -
         effect = lambda session_, event: bulk(session_, [event])  # noqa: E731
     if len(events) == 1:
         return int(apply_once(session, model, events[0], effect))
-    from sqlalchemy import insert, select
+    from sqlalchemy import select
 
+    from .bulk_insert import insert_rows
     from .events import check_envelope
 
     checked = [check_envelope(event) for event in events]
@@ -112,8 +113,8 @@ def apply_batch(session: Session, model, events: list, effect=None, bulk=None) -
                 effect(session, event)
         if fresh:
             now = datetime.now(timezone.utc)
-            session.execute(insert(model), [{"event_id": e["event_id"], "event_type": e["type"], "processed_at": now}
-                                            for e in fresh])
+            insert_rows(session, model, [{"event_id": e["event_id"], "event_type": e["type"], "processed_at": now}
+                                         for e in fresh])
         session.commit()
     except BaseException:
         session.rollback()

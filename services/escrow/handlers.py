@@ -2,9 +2,9 @@
 The prepaid-fee desk is desk.py; early warning monitoring.py."""
 from __future__ import annotations
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from services.common.bulk_insert import insert_rows
 from services.common.clock import iso_utc, utc_now
 from services.common.divisions import validate_code
 from services.common.errors import Conflict, NotFound
@@ -22,7 +22,7 @@ def _recompute(row: EnrolmentEligibility) -> None:
 
 
 def _record_registrations(session: Session, events: list[dict]) -> None:
-    """One multi-row INSERT for a batch (a ledger import sends thousands at once)."""
+    """One bulk insert for a batch (a ledger import sends thousands at once)."""
     now, rows = utc_now(), []
     for event in events:
         data = event["data"]
@@ -32,7 +32,7 @@ def _record_registrations(session: Session, events: list[dict]) -> None:
                      "division_code": validate_code(data["township_code"], field="data.township_code"),
                      "name": str(data["name"]), "status": status, "status_as_of": event["occurred_at"],
                      "conversion_suspended": False, "may_enrol": may_enrol, "reason": reason, "updated_at": now})
-    session.execute(insert(EnrolmentEligibility), rows)
+    insert_rows(session, EnrolmentEligibility, rows)
 
 
 def _institution(session: Session, data: dict, key: str = "institution_id") -> EnrolmentEligibility:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.bulk_insert import insert_rows
 from services.common.clock import iso_utc
 from services.common.divisions import county_of, scope_prefix, validate_code
 from services.common.idempotency import apply_batch
@@ -25,7 +26,7 @@ def _targets(session: Session, events: list[dict]) -> dict[int, InspectionTarget
 
 
 def _add_targets(session: Session, events: list[dict]) -> None:
-    """New institutions join the roster with one multi-row INSERT for the batch."""
+    """New institutions join the roster with one bulk insert for the batch."""
     known = set(_targets(session, events))
     rows, now = [], datetime.now(timezone.utc)
     for event in events:
@@ -42,7 +43,7 @@ def _add_targets(session: Session, events: list[dict]) -> None:
                      "active": domain.on_roster(status), "registry_status": status,
                      "registry_version": int(data["version"]) if data.get("version") is not None else None})
     if rows:
-        session.execute(insert(InspectionTarget), rows)
+        insert_rows(session, InspectionTarget, rows)
 
 
 def apply_institution_registered(session: Session, events: list) -> int:

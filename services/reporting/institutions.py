@@ -2,8 +2,8 @@
 
 A 10,000-row ledger import sends 10,000 `institution_registered`: each batch (up to 500, one
 transaction — services/common/batch_consumer.py) loads what it needs of its institutions in three
-queries (`Known`), decides every row in Python, and inserts the new rows with one multi-row INSERT
-per table. A single event goes the same way with a batch of one.
+queries (`Known`), decides every row in Python, and inserts the new rows in bulk per table
+(services/common/bulk_insert.py). A single event goes the same way with a batch of one.
 
 Order: a record's newer version overwrites the fact only if its `version` is higher; status
 history rows are keyed by the registry's `seq` and attribute rows by `version`, so a late or
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.bulk_insert import insert_rows
 from services.common.db import refresh_statistics
 from services.common.divisions import validate_code
 from services.common.workdays import SHANGHAI
@@ -34,7 +35,7 @@ class Known:
 
     def __init__(self, session: Session, ids: set[int]):
         self.session = session
-        # new rows as plain dicts, inserted with one multi-row INSERT per table in done(): building
+        # new rows as plain dicts, inserted in bulk per table in done(): building
         # ORM objects for them cost more than the rest of the batch
         self.new_facts: dict[int, dict] = {}
         self.new_statuses: list[dict] = []
@@ -55,8 +56,7 @@ class Known:
         (PostgreSQL), so the next report is planned for the rows now there."""
         for model, rows in ((InstitutionFact, list(self.new_facts.values())),
                             (InstitutionStatusFact, self.new_statuses), (InstitutionAttributeFact, self.new_attributes)):
-            if rows:
-                self.session.execute(insert(model), rows)
+            insert_rows(self.session, model, rows)
         self.session.flush()  # the updated facts
         refresh_statistics(self.session, TABLES, changed)
 

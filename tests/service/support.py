@@ -1,7 +1,6 @@
 """Helpers for the service tests."""
 from __future__ import annotations
 
-import json
 import time
 from contextlib import contextmanager
 
@@ -23,6 +22,7 @@ class EventTap:
     def __init__(self, queue: Queue):
         self.queue = queue
         self.messages = 0  # messages read so far (a bundle is one message with many events)
+        self.compressed = 0  # of those, sent compressed (outbox.COMPRESS_ABOVE)
 
     def drain(self, expect: int = 0, seconds: float = 5.0) -> list[tuple[str, dict]]:
         """[(event type, envelope)], bundles unbundled, waiting up to `seconds` for at least `expect`."""
@@ -31,8 +31,9 @@ class EventTap:
             message = self.queue.get(no_ack=True)
             if message is not None:
                 self.messages += 1
+                self.compressed += "compression" in (message.headers or {})
                 routing_key = message.delivery_info["routing_key"]
-                got.extend((routing_key, event) for event in unbundle(json.loads(message.body)))
+                got.extend((routing_key, event) for event in unbundle(message.decode()))
                 continue
             if len(got) >= expect or time.monotonic() > deadline:
                 return got

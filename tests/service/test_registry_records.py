@@ -179,6 +179,19 @@ def good_rows():
             ledger_row(3, 状态="停业整顿", 状态日期="2021-10-31"), ledger_row(4, 乡镇="340722106", 全国平台注册="否")]
 
 
+def test_a_large_import_reaches_the_report_as_compressed_bundles_of_500(platform, token, bus):
+    education = token("education")
+    rows = [ledger_row(100 + n, 乡镇=("枞阳镇", "浮山镇")[n % 2]) for n in range(620)]
+    result = run_import(platform, education, rows, chunk=620)
+    assert (result["state"], result["created"]) == ("committed", 620)
+    events = bus.drain(expect=620)
+    assert len(events) == 620 and len({e["event_id"] for _, e in events}) == 620
+    assert bus.messages == 2  # 500 + 120: two messages through the broker, not 620
+    assert bus.compressed == 2  # ~200 kB of JSON each: zlib-compressed, decompressed by the consumers
+    final = wait_until(lambda: counts(platform, token, "2021-10-31"), lambda c: c["institutions_total"] == 620)
+    assert final["status_counts"]["正常营业"] == 620
+
+
 def test_an_import_with_one_bad_row_stores_nothing_and_names_the_row(platform, token, bus):
     education = token("education")
     rows = good_rows()

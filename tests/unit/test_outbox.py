@@ -2,6 +2,7 @@
 headers (services/common/deadletter.py). No broker: the publisher is a fake."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -129,7 +130,7 @@ def test_the_relay_publishes_in_id_order_and_marks_published(sessions):
     publisher = FakePublisher()
     relay = Relay(sessions, OutboxRow, publisher, batch=3)
     assert relay.publish_pending() == 7
-    assert [m[2]["data"]["id"] for m in publisher.sent] == list(range(7))
+    assert [json.loads(m[2])["data"]["id"] for m in publisher.sent] == list(range(7))  # stored JSON text, as is
     exchange, routing_key, _body, headers = publisher.sent[0]
     assert (exchange, routing_key, headers) == ("registry.events", "institution_registered",
                                                 {"nameko.correlation_id": "c"})
