@@ -13,7 +13,8 @@ from that answer until `reporting.get_report(half_monthly)` for the county repor
 institution (the report's fact table counted with raw SQL every POLL seconds; once complete,
 the report itself is asked through RPC and must agree). The import is the lag's baseline.
 
-Reads SHUANGJIAN_AMQP_URI / SHUANGJIAN_VAR_DIR (bench.run sets them); the services' output goes to
+Reads SHUANGJIAN_AMQP_URI / SHUANGJIAN_VAR_DIR (bench.run sets them; each database's run gets a
+vhost of its own on that broker); the services' output goes to
 bench-ledger-*/logs-<database>/<service>.log under the var dir.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
@@ -41,7 +43,7 @@ from services.common.db import make_engine  # noqa: E402
 from services.common.identity import Actor, ActorSigner, DepartmentKind  # noqa: E402
 from shuangjian.codes import make_uscc  # noqa: E402
 from shuangjian.demo import TOWNSHIPS  # noqa: E402
-from shuangjian.infra import ensure_postgres, postgres_databases  # noqa: E402
+from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, postgres_databases  # noqa: E402
 
 from .feed import start, stop  # noqa: E402
 from .report import wait_for_service  # noqa: E402
@@ -110,7 +112,28 @@ def start_services(db_uris: dict[str, str], logs: Path) -> list:
     return procs
 
 
+@contextmanager
+def own_vhost(label: str):
+    """A RabbitMQ vhost for one run: what earlier benchmarks of `make bench` left in the run's
+    queues (400 bank_transactions_booked of the feed bench, 2,000 registrations of the RPC bench)
+    would otherwise be applied by these services during the measurement."""
+    base = amqp_uri()
+    vhost = f"sj_ledger_{label.lower()}_{uuid.uuid4().hex[:6]}"
+    create_vhost(vhost)
+    os.environ["SHUANGJIAN_AMQP_URI"] = f"{base.rsplit('/', 1)[0]}/{vhost}"
+    try:
+        yield
+    finally:
+        os.environ["SHUANGJIAN_AMQP_URI"] = base
+        delete_vhost(vhost)
+
+
 def run_once(label: str, db_uris: dict[str, str], n: int, logs: Path) -> tuple[Figure, Figure]:
+    with own_vhost(label):
+        return _run_once(label, db_uris, n, logs)
+
+
+def _run_once(label: str, db_uris: dict[str, str], n: int, logs: Path) -> tuple[Figure, Figure]:
     procs = start_services(db_uris, logs)
     config = {"AMQP_URI": amqp_uri()}
     token = ActorSigner(load_secrets().actor_signing_key).sign(ACTOR)
