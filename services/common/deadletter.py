@@ -24,6 +24,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from nameko.events import EventHandler
 
 from .errors import DomainError
+from .events import is_bundle
 from .logging import get_logger
 
 DLX = "dlx"
@@ -59,6 +60,8 @@ def _event_fields(body: bytes | str | None, compression: str | None = None) -> d
         return {}
     if not isinstance(payload, dict):
         return {}
+    if is_bundle(payload) and len(payload["events"]) == 1 and isinstance(payload["events"][0], dict):
+        payload = payload["events"][0]  # a bundle of one: its event is what an operator looks for
     return {k: str(payload[f])[:64] for k, f in (("x-event-id", "event_id"), ("x-event-type", "type"))
             if payload.get(f) is not None}
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from services.common.deadletter import dead_letter_headers, failure_reason
 from services.common.errors import ValidationFailed
-from services.common.events import make_event
+from services.common.events import make_bundle, make_event
 from services.common.outbox import Outbox, OutboxMixin, PublishFailed, Relay, RelayLoop, context_headers
 
 
@@ -187,3 +187,15 @@ def test_dead_letter_headers_carry_the_reason_and_the_origin():
     assert headers["x-failed-service"] == "reporting" and headers["x-failed-at"]
     assert (headers["x-event-id"], headers["x-event-type"]) == ("e1", "institution_registered")
     assert headers["nameko.correlation_id"] == "c" and "x-attempts" not in headers
+
+
+def test_a_dead_bundle_of_one_is_known_by_its_event_even_compressed():
+    """The relay compresses big bodies (outbox.COMPRESS_ABOVE); a bundle of one is never split."""
+    from kombu.compression import compress
+
+    inner = make_event("registry", "institution_registered", {"id": 1}, "340722100")
+    bundle = json.dumps(make_bundle("registry", "institution_registered", [inner])).encode()
+    body, content_type = compress(bundle, "zlib")
+    headers = dead_letter_headers({"compression": content_type}, reason="x", exchange="registry.events",
+                                  routing_key="institution_registered", service="reporting", body=body)
+    assert (headers["x-event-id"], headers["x-event-type"]) == (inner["event_id"], "institution_registered")
