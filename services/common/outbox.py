@@ -20,7 +20,6 @@ use case dispatches before its `session.commit()`.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
@@ -28,17 +27,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import sqlalchemy as sa
-from kombu import Connection, Exchange, Producer
 from kombu.utils.json import dumps as kombu_dumps
 from sqlalchemy import BigInteger, Integer, String, Text, delete, event as sa_event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from .clock import UtcDateTime, utc_now
+from .confirming_publisher import ConfirmingPublisher
 from .events import BUNDLE_SIZE, BUNDLE_SIZE_HEADER, make_bundle
 from .logging import get_logger
 from .metrics import count_relayed
 
-PERSISTENT = 2
 HEADER_PREFIX = "nameko"
 # rows per relay pass; each pass ends waiting for the broker's confirms (issue 12: 500 → 2,000 took a
 # 10,000-event import from 3.6 s to 2.1–2.8 s to publish into the four durable queues bound to it)
@@ -46,10 +44,6 @@ DEFAULT_BATCH = 2000
 DEFAULT_SWEEP_SECONDS = 1.0
 DEFAULT_RETENTION_DAYS = 7
 RETENTION_EVERY_SECONDS = 3600.0
-CONFIRM_TIMEOUT = 30.0
-# bodies past this are compressed: only bundles get there (a bundle's JSON shrinks ~20×: less for the
-# broker to store and for every consumer to read); a single event (~2 kB) goes as it is
-COMPRESS_ABOVE = 64 * 1024
 _BIGINT = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
 
 
@@ -99,11 +93,6 @@ def drop_outbox_table(op) -> None:
 
 def exchange_name(source: str) -> str:
     return f"{source}.events"
-
-
-def event_exchange(name: str) -> Exchange:
-    """As nameko declares it (nameko.standalone.events.get_event_exchange)."""
-    return Exchange(name, type="topic", durable=True, delivery_mode=PERSISTENT, auto_delete=False)
 
 
 def context_headers(context_data: dict) -> dict:
@@ -182,9 +171,6 @@ class Outbox:
             sa_event.listen(session, "after_commit", lambda _session: self.on_commit())
 
 
-# -- publishing ------------------------------------------------------------------------------------
-
-
 def _runs(events: list[tuple[str, dict]], bundle, size: int):
     """(event type, [event]) in order: consecutive events of a bundled type grouped up to `size`,
     every other event alone."""
@@ -197,95 +183,6 @@ def _runs(events: list[tuple[str, dict]], bundle, size: int):
         group.append(event)
     if group:
         yield group_type, group
-
-
-class PublishFailed(Exception):
-    pass
-
-
-class ConfirmingPublisher:
-    """One connection and channel in confirm mode; `publish(messages)` returns once the broker has
-    confirmed them all (pipelined: one wait for the batch, not a round trip per message)."""
-
-    def __init__(self, amqp_uri: str, connect_timeout: float = 5, confirm_timeout: float = CONFIRM_TIMEOUT):
-        self.amqp_uri = amqp_uri
-        self.connect_timeout = connect_timeout
-        self.confirm_timeout = confirm_timeout
-        self.conn: Connection | None = None
-        self.channel = None
-        self.declared: set[str] = set()
-        self._sent = 0
-        self._acked = 0
-        self._nacked = 0
-
-    def _open(self) -> None:
-        if self.conn is not None:
-            return
-        conn = Connection(self.amqp_uri, connect_timeout=self.connect_timeout, heartbeat=0)
-        conn.connect()
-        channel = conn.channel()
-        channel.events["basic_ack"].add(self._on_ack)
-        channel.events["basic_nack"].add(self._on_nack)
-        channel.confirm_select()
-        self.conn, self.channel = conn, channel
-        self.declared = set()
-        self._sent = self._acked = self._nacked = 0
-
-    def _on_ack(self, tag, multiple):
-        self._acked = max(self._acked, tag) if multiple else max(self._acked + 1, tag)
-
-    def _on_nack(self, tag, multiple):
-        self._nacked += 1
-
-    def close(self) -> None:
-        conn, self.conn, self.channel = self.conn, None, None
-        if conn is not None:
-            try:
-                conn.release()
-            except Exception:
-                pass
-
-    def publish(self, messages: list[tuple[str, str, object, dict | None]]) -> None:
-        """messages: (exchange, routing key, body, headers); a body is a JSON value, or JSON text sent
-        as it is (zlib-compressed past COMPRESS_ABOVE bytes: kombu decompresses it on the consumer's
-        side, by the `compression` header). Raises PublishFailed unless all confirmed."""
-        if not messages:
-            return
-        try:
-            self._open()
-            producer = Producer(self.channel, serializer="json")
-            nacked_before = self._nacked
-            for exchange, routing_key, body, headers in messages:
-                if exchange not in self.declared:
-                    event_exchange(exchange)(self.channel).declare()
-                    self.declared.add(exchange)
-                if isinstance(body, str):
-                    text = body.encode()
-                    producer.publish(text, exchange=exchange, routing_key=routing_key, headers=dict(headers or {}),
-                                     delivery_mode=PERSISTENT, retry=False, content_type="application/json",
-                                     content_encoding="utf-8",
-                                     compression="zlib" if len(text) > COMPRESS_ABOVE else None)
-                else:
-                    producer.publish(body, exchange=exchange, routing_key=routing_key, headers=headers or {},
-                                     delivery_mode=PERSISTENT, retry=False)
-                self._sent += 1
-            deadline = time.monotonic() + self.confirm_timeout
-            while self._acked < self._sent and self._nacked == nacked_before:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise PublishFailed(f"消息中间件未在 {self.confirm_timeout:.0f} 秒内确认")
-                try:
-                    self.conn.drain_events(timeout=min(left, 1.0))
-                except (socket.timeout, TimeoutError):
-                    pass
-            if self._nacked != nacked_before:
-                raise PublishFailed("消息中间件拒收了事件（nack）")
-        except PublishFailed:
-            self.close()
-            raise
-        except Exception as exc:
-            self.close()
-            raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
 # -- the relay -----------------------------------------------------------------------------------------

@@ -414,7 +414,8 @@ def _feed_relay(amqp: str, store):
     runs its own too — on PostgreSQL they lock disjoint rows)."""
     from sqlalchemy.orm import sessionmaker
 
-    from services.common.outbox import ConfirmingPublisher, Relay, RelayLoop
+    from services.common.confirming_publisher import ConfirmingPublisher
+    from services.common.outbox import Relay, RelayLoop
 
     from .models import OutboxRow
 

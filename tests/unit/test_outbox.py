@@ -12,7 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from services.common.deadletter import dead_letter_headers, failure_reason
 from services.common.errors import ValidationFailed
 from services.common.events import make_bundle, make_event
-from services.common.outbox import Outbox, OutboxMixin, PublishFailed, Relay, RelayLoop, context_headers
+from services.common.confirming_publisher import PublishFailed
+from services.common.outbox import Outbox, OutboxMixin, Relay, RelayLoop, context_headers
 
 
 class Base(DeclarativeBase):
