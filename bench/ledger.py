@@ -31,7 +31,6 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
@@ -43,7 +42,7 @@ from services.common.db import make_engine  # noqa: E402
 from services.common.identity import Actor, ActorSigner, DepartmentKind  # noqa: E402
 from shuangjian.codes import make_uscc  # noqa: E402
 from shuangjian.demo import TOWNSHIPS  # noqa: E402
-from shuangjian.infra import create_vhost, delete_vhost, ensure_postgres, postgres_databases  # noqa: E402
+from shuangjian.infra import ensure_postgres, fresh_vhost, postgres_databases  # noqa: E402
 
 from .feed import start, stop  # noqa: E402
 from .report import wait_for_service  # noqa: E402
@@ -112,24 +111,11 @@ def start_services(db_uris: dict[str, str], logs: Path) -> list:
     return procs
 
 
-@contextmanager
-def own_vhost(label: str):
-    """A RabbitMQ vhost for one run: what earlier benchmarks of `make bench` left in the run's
-    queues (400 bank_transactions_booked of the feed bench, 2,000 registrations of the RPC bench)
-    would otherwise be applied by these services during the measurement."""
-    base = amqp_uri()
-    vhost = f"sj_ledger_{label.lower()}_{uuid.uuid4().hex[:6]}"
-    create_vhost(vhost)
-    os.environ["SHUANGJIAN_AMQP_URI"] = f"{base.rsplit('/', 1)[0]}/{vhost}"
-    try:
-        yield
-    finally:
-        os.environ["SHUANGJIAN_AMQP_URI"] = base
-        delete_vhost(vhost)
-
-
 def run_once(label: str, db_uris: dict[str, str], n: int, logs: Path) -> tuple[Figure, Figure]:
-    with own_vhost(label):
+    # a vhost of its own: what earlier benchmarks of `make bench` left in the run's queues (400
+    # bank_transactions_booked of the feed bench, 2,000 registrations of the RPC bench) would
+    # otherwise be applied by these services during the measurement
+    with fresh_vhost(f"sj_ledger_{label.lower()}"):
         return _run_once(label, db_uris, n, logs)
 
 

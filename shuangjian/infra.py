@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,18 +88,29 @@ def postgres_databases(admin_url: str, run_id: str, services) -> RunDatabases:
 def session_vhost(prefix: str):
     """Generator for a test session's AMQP URI: the run's vhost under `make test` (tests/run.py
     made it), else a fresh vhost of its own, deleted afterwards."""
-    import os
-    import uuid
-
     from services.common.config import amqp_uri
 
     if os.environ.get("SHUANGJIAN_TEST_RUN_ID"):
         yield amqp_uri()
         return
+    with fresh_vhost(prefix) as uri:
+        yield uri
+
+
+@contextmanager
+def fresh_vhost(prefix: str):
+    """A new vhost on the broker of SHUANGJIAN_AMQP_URI, made the process's AMQP URI (so processes
+    started inside inherit it) until the block ends; then the URI is restored and the vhost deleted."""
+    import uuid
+
+    from services.common.config import amqp_uri
+
+    base = amqp_uri()
     vhost = f"{prefix}_{uuid.uuid4().hex[:8]}"
     create_vhost(vhost)
-    os.environ["SHUANGJIAN_AMQP_URI"] = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    os.environ["SHUANGJIAN_AMQP_URI"] = f"{base.rsplit('/', 1)[0]}/{vhost}"
     try:
         yield os.environ["SHUANGJIAN_AMQP_URI"]
     finally:
+        os.environ["SHUANGJIAN_AMQP_URI"] = base
         delete_vhost(vhost)
