@@ -12,6 +12,8 @@ default of the model is not applied, so `insert_rows` refuses rows that leave on
 """
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.types import JSON, TypeDecorator
@@ -40,7 +42,7 @@ def insert_rows(session: Session, model, rows: list[dict]) -> None:
     for name in names:
         column_type = table.c[name].type
         if isinstance(column_type, TypeDecorator):  # e.g. UtcDateTime: its own check and conversion
-            binds[name] = (lambda bind: lambda value: bind(value, dialect))(column_type.process_bind_param)
+            binds[name] = partial(column_type.process_bind_param, dialect=dialect)
         elif isinstance(column_type, JSON):
             binds[name] = lambda value: None if value is None else Json(value)
     values = [tuple(binds[name](row[name]) if name in binds else row[name] for name in names) for row in rows]

@@ -33,6 +33,7 @@ PERSISTENT = 2
 MAX_ATTEMPTS = 5
 RETRY_PAUSE = 1.0  # seconds before a failed message is put back (× attempt)
 ATTEMPTS_HEADER = "x-attempts"
+PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.5, "interval_step": 1}  # broker away for a moment
 DEATH_HEADERS = ("x-death-reason", "x-original-exchange", "x-original-routing-key", "x-failed-service",
                  "x-failed-at", "x-event-id", "x-event-type", "x-error", ATTEMPTS_HEADER, "x-original-queue")
 
@@ -95,7 +96,7 @@ def publish_raw(amqp_uri: str, exchange: Exchange | str, routing_key: str, body,
         producer.publish(body, exchange=exchange, routing_key=routing_key, headers=headers,
                          delivery_mode=PERSISTENT, content_type=content_type or "application/octet-stream",
                          content_encoding=content_encoding or "binary", retry=True,
-                         retry_policy={"max_retries": 3, "interval_start": 0.5, "interval_step": 1})
+                         retry_policy=PUBLISH_RETRY)
 
 
 def split_bundle(amqp_uri: str, message, events: list, queue: str) -> None:
@@ -115,7 +116,7 @@ def split_bundle(amqp_uri: str, message, events: list, queue: str) -> None:
         producer = Producer(conn.channel(), serializer="json")
         for event in events:
             producer.publish(event, exchange="", routing_key=queue, headers=headers, delivery_mode=PERSISTENT,
-                             retry=True, retry_policy={"max_retries": 3, "interval_start": 0.5, "interval_step": 1})
+                             retry=True, retry_policy=PUBLISH_RETRY)
 
 
 def publish_dead_letter(amqp_uri: str, service: str, message, reason: str, error: str | None = None,

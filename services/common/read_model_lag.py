@@ -14,8 +14,9 @@ Caught up with a mark = nothing up to the mark left unpublished and every id of 
 Delivery per queue is FIFO and acks follow commits, so once the newest `limit` events of a type are
 applied the older ones were too (or were dead-lettered: `shuangjian dlq list` shows them), as long as
 `limit` exceeds what a consumer holds unacked at once (the reader sizes it from its consumers'
-prefetch: `ReadModelLag.tail_size`). Ids, not clocks: nothing compares times between processes. A bundle's outbox row carries its last
-event's id and its size (services/common/events.py): applied when that event is, counted as its size.
+prefetch: `ReadModelLag.tail_size`). Ids, not clocks: nothing compares times between processes.
+A bundle's outbox row carries its last event's id and its size (services/common/events.py): it is
+applied when that event is, and counted as its size.
 """
 from __future__ import annotations
 
