@@ -11,15 +11,7 @@ from nameko.exceptions import deserialize_to_instance
 class DomainError(Exception):
     """Base: `message` is Chinese text fit for an official; `field`/`row` say where."""
 
-    code = "error"
-
-    @property
-    def http_status(self) -> int:
-        """The HTTP status the gateway answers with — from its one table, ERROR_TABLE in
-        services/gateway/api.py (imported here lazily: services never need it)."""
-        from services.gateway.api import status_for
-
-        return status_for(self)
+    code = "error"  # the HTTP status is the gateway's to choose: ERROR_TABLE in services/gateway/api.py
 
     def __init__(self, message: str, field: str | None = None, row: int | None = None):
         # nameko serialises exception args with str(), so None arrives as "None" and 7 as "7"

@@ -30,7 +30,6 @@ class TooManyAttempts(DomainError):
     """429: the client must wait (login throttling)."""
 
     code = "rate_limited"
-    http_status = 429
 
 
 class SharedBuckets:

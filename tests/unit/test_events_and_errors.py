@@ -1,6 +1,6 @@
 import pytest
 
-from services.common.errors import Forbidden, ValidationFailed
+from services.common.errors import ValidationFailed
 from services.common.events import bundle_size, check_envelope, is_bundle, make_bundle, make_event, unbundle
 from services.escrow.domain import enrolment_decision
 
@@ -22,7 +22,6 @@ def test_error_text_says_which_row_and_field():
     err = ValidationFailed("校验位错误", field="统一社会信用代码", row=7)
     assert str(err) == "第7行，字段 统一社会信用代码：校验位错误"
     assert err.as_dict() == {"code": "validation_failed", "message": "校验位错误", "field": "统一社会信用代码", "row": 7}
-    assert Forbidden("x").http_status == 403
 
 
 def test_suspended_institutions_may_not_take_charges():

@@ -47,7 +47,7 @@ def error_of(response):
 ])
 def test_one_table_one_shape(exc, status, code):
     response = error_response(exc)
-    assert response.status_code == status == (exc.http_status if isinstance(exc, DomainError) else status_for(exc))
+    assert response.status_code == status == status_for(exc)
     error = error_of(response)
     assert error["code"] == code and error["message"] and "field" in error
 

@@ -7,6 +7,7 @@ from services.common.errors import DomainError
 from .. import identity
 from .web import page, redirect
 from .common import (_form_int, _temporal_ui_url, attempt)
+from ..api import status_for
 
 
 class AdminPages:
@@ -59,7 +60,7 @@ class AdminPages:
                     "must_change_password": form.get("must_change_password") == "1"}
             created = identity.create_user(self.db, actor, body)
         except DomainError as exc:
-            return self._users_page(request, error=exc.message, status=exc.http_status, form=form)
+            return self._users_page(request, error=exc.message, status=status_for(exc), form=form)
         self.ctx.log.info("user_created", username=created["username"], via="page")
         return redirect("/ui/users", f"已创建用户 {created['username']}")
 
@@ -79,6 +80,6 @@ class AdminPages:
                                             lambda uid: self.auth.sessions.revoke_user(self.db, uid, "user_disabled"))
         except DomainError as exc:
             self.db.rollback()
-            return self._users_page(request, error=exc.message, status=exc.http_status)
+            return self._users_page(request, error=exc.message, status=status_for(exc))
         self.ctx.log.info("user_enabled" if active else "user_disabled", username=view["username"], by=actor.username)
         return redirect("/ui/users", f"已{'启用' if active else '停用'}用户 {view['username']}")

@@ -11,6 +11,7 @@ from services.common.textfiles import decode_office_text
 from services.common.workcalendar import SHANGHAI
 
 from .web import page, redirect
+from ..api import status_for
 
 MAX_SCHEDULE_BYTES = 256 * 1024
 
@@ -53,7 +54,7 @@ class CalendarPages:
             rows = read_schedule_text(text, upload.filename)
             answer = self.registry.load_calendar_schedule(self._signed(request), {"days": rows})
         except DomainError as exc:
-            return self._calendar_page(request, error=exc.message, status=exc.http_status)
+            return self._calendar_page(request, error=exc.message, status=status_for(exc))
         first = answer["loaded"][0]
         years = "、".join(f"{y['year']}年" for y in answer["loaded"])
         return redirect(f"/ui/calendar?year={first['year']}", f"已导入{years}放假安排，进行中的期限已按新安排重算")

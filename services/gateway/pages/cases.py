@@ -9,6 +9,7 @@ from services.common.processes import PROCESS_NAMES
 
 from .web import page, redirect
 from .common import (K, case_id_of)
+from ..api import status_for
 
 
 class CasePages:
@@ -61,7 +62,7 @@ class CasePages:
         try:
             self.workflows.decide_case(self._signed(request), workflow_id, decision)
         except DomainError as exc:
-            return self._case_page(request, workflow_id, error=exc.message, status=exc.http_status, form=form)
+            return self._case_page(request, workflow_id, error=exc.message, status=status_for(exc), form=form)
         # back to the inbox: the case's next step usually belongs to another department
         return redirect("/ui/", f"已提交决定（办件 {workflow_id}）")
 
@@ -71,7 +72,7 @@ class CasePages:
         try:
             case = self.registry.apply_for_conversion(self._signed(request), institution_id)
         except DomainError as exc:
-            return self._institution_page(request, institution_id, error=exc.message, status=exc.http_status)
+            return self._institution_page(request, institution_id, error=exc.message, status=status_for(exc))
         return redirect(f"/ui/institutions/{institution_id}", f"已受理营转非申请（办件 {case['workflow_id']}）")
 
     @page("POST", "/ui/institutions/<int:institution_id>/deregistration")
@@ -81,5 +82,5 @@ class CasePages:
             case = self.registry.apply_for_deregistration(self._signed(request), institution_id,
                                                           {"reason": request.form.get("reason", "")})
         except DomainError as exc:
-            return self._institution_page(request, institution_id, error=exc.message, status=exc.http_status)
+            return self._institution_page(request, institution_id, error=exc.message, status=status_for(exc))
         return redirect(f"/ui/institutions/{institution_id}", f"已启动注销（办件 {case['workflow_id']}）")

@@ -8,6 +8,7 @@ from services.common.policy import can
 
 from .web import error_page, page, redirect
 from .common import (K)
+from ..api import status_for
 
 
 class ComplaintPages:
@@ -47,7 +48,7 @@ class ComplaintPages:
         try:
             calls[step](self._signed(request), complaint_id, body)
         except DomainError as exc:
-            return self._complaint_page(request, complaint_id, error=exc.message, status=exc.http_status)
+            return self._complaint_page(request, complaint_id, error=exc.message, status=status_for(exc))
         return redirect(f"/ui/complaints/{complaint_id}", "已办理")
 
     @page("POST", "/ui/escrow/alerts/<int:alert_id>/closure")
@@ -56,5 +57,5 @@ class ComplaintPages:
         try:
             self.escrow.close_alert(self._signed(request), alert_id, {"note": request.form.get("note", "")})
         except DomainError as exc:
-            return error_page(exc.http_status, exc.message)
+            return error_page(status_for(exc), exc.message)
         return redirect("/ui/escrow", f"预警 #{alert_id} 已关闭")

@@ -9,6 +9,7 @@ from services.common.policy import can
 from .common import _form_int
 from .desk_forms import DeskActions, institution_names, refusal, yuan_to_fen
 from .web import _yuan, page
+from ..api import status_for
 
 ACCOUNT_FIELDS = ("institution_id", "mode", "bank_name", "bank_code", "account_no", "custody_agreement_no",
                   "guarantee_minimum_fen")
@@ -80,7 +81,7 @@ class EscrowPages(DeskActions):
     def page_open_account(self, request):
         return self._act(
             request, lambda signed, form: self.escrow.open_account(signed, _account_body(form)),
-            lambda exc, form: self._escrow_page(request, exc.http_status, form,
+            lambda exc, form: self._escrow_page(request, status_for(exc), form,
                                                 **refusal(exc, "account", ACCOUNT_FIELDS)),
             lambda account: (f"/ui/escrow/institutions/{account['institution_id']}",
                              f"已开设监管账户 {account['account_no']}（{account['mode_name']}）"))
@@ -91,7 +92,7 @@ class EscrowPages(DeskActions):
         return self._act(
             request, lambda signed, form: self.escrow.answer_refund(
                 signed, refund_id, {"decision": form.get("decision"), "answer": form.get("answer") or None}),
-            lambda exc, form: self._escrow_page(request, exc.http_status, form,
+            lambda exc, form: self._escrow_page(request, status_for(exc), form,
                                                 **refusal(exc, f"refund{refund_id}", ("decision", "answer"))),
             lambda refund: (back if back.startswith("/ui/escrow") else "/ui/escrow",
                             f"退费申请已答复：{refund['status_name']}"))
@@ -103,7 +104,7 @@ class EscrowPages(DeskActions):
         back = request.form.get("back", "")
         return self._act(
             request, lambda signed, form: self.escrow.record_refund_paid(signed, refund_id),
-            lambda exc, form: self._escrow_page(request, exc.http_status, form, error=exc.message),
+            lambda exc, form: self._escrow_page(request, status_for(exc), form, error=exc.message),
             lambda refund: (back if back.startswith("/ui/escrow") else "/ui/escrow",
                             f"已登记退费原路退回：{_yuan(refund['amount_fen'])}"))
 
@@ -135,7 +136,7 @@ class EscrowPages(DeskActions):
                 "institution_id": institution_id, "name": form.get("name", ""),
                 "price_per_hour_fen": yuan_to_fen(form.get("price_per_hour"), "price_per_hour_fen", "每课时收费"),
                 "publish": form.get("publish") == "yes"}),
-            lambda exc, form: self._escrow_institution_page(request, institution_id, exc.http_status, form,
+            lambda exc, form: self._escrow_institution_page(request, institution_id, status_for(exc), form,
                                                             **refusal(exc, "fee", FEE_FIELDS)),
             lambda item: (f"/ui/escrow/institutions/{institution_id}", f"收费项目“{item['name']}”{item['state_name']}"))
 
@@ -145,7 +146,7 @@ class EscrowPages(DeskActions):
         return self._act(
             request, lambda signed, form: call(signed, fee_item_id),
             lambda exc, form: self._escrow_institution_page(
-                request, _form_int(form, "institution_id", "机构"), exc.http_status, error=exc.message),
+                request, _form_int(form, "institution_id", "机构"), status_for(exc), error=exc.message),
             lambda item: (f"/ui/escrow/institutions/{item['institution_id']}",
                           f"收费项目“{item['name']}”{item['state_name']}"))
 
@@ -153,7 +154,7 @@ class EscrowPages(DeskActions):
     def page_sign_contract(self, request, institution_id):
         return self._act(
             request, lambda signed, form: self.escrow.sign_contract(signed, _charge_body(institution_id, form)),
-            lambda exc, form: self._escrow_institution_page(request, institution_id, exc.http_status, form,
+            lambda exc, form: self._escrow_institution_page(request, institution_id, status_for(exc), form,
                                                             **refusal(exc, "charge", CHARGE_FIELDS)),
             lambda contract: (f"/ui/escrow/contracts/{contract['id']}", f"已签约收费：合同 {contract['contract_no']}"))
 
@@ -174,7 +175,7 @@ class EscrowPages(DeskActions):
         return self._act(
             request, call,
             lambda exc, form: self._escrow_institution_page(
-                request, institution_id, exc.http_status, form,
+                request, institution_id, status_for(exc), form,
                 **refusal(exc, f"{'close' if step == 'closure' else 'change'}{account_id}",
                           ("bank_name", "custody_agreement_no", "reason", "closed_on"))),
             lambda account: (f"/ui/escrow/institutions/{institution_id}",
@@ -186,7 +187,7 @@ class EscrowPages(DeskActions):
         actor, _, _ = self._page_actor(request)
         return self._act(
             request, lambda signed, form: self.escrow.scan_alerts(signed, actor.division_code),
-            lambda exc, form: self._escrow_page(request, exc.http_status, form, error=exc.message),
+            lambda exc, form: self._escrow_page(request, status_for(exc), form, error=exc.message),
             lambda result: ("/ui/escrow", f"已扫描 {result['institutions_checked']} 家机构：新增预警 "
                                           f"{len(result['raised'])} 条，解除 {len(result['closed'])} 条"))
 

@@ -10,6 +10,7 @@ from services.common.policy import can
 from .common import K, _checklist, _form_int
 from .desk_forms import DeskActions, institution_names, refusal
 from .web import page, redirect
+from ..api import status_for
 
 # who may sit on a joint team (联合执法组); the inspection service checks the same list
 TEAM_KINDS = (("education", "教体局"), ("public_security", "公安局"), ("urban_management", "城管执法局"),
@@ -83,7 +84,7 @@ class InspectionPages(DeskActions):
             return f"/ui/inspection/campaigns/{campaign['id']}", f"检查计划“{campaign['name']}”已创建，{what}"
 
         return self._act(request, lambda signed, form: self.inspection.create_campaign(signed, _campaign_body(form)),
-                         lambda exc, form: self._inspection_page(request, exc.http_status, form,
+                         lambda exc, form: self._inspection_page(request, status_for(exc), form,
                                                                  **refusal(exc, "campaign", CAMPAIGN_FIELDS)),
                          created)
 
@@ -93,7 +94,7 @@ class InspectionPages(DeskActions):
         return self._act(
             request, lambda signed, form: self.inspection.close_lead(
                 signed, lead_id, {"resolution": form.get("resolution"), "note": form.get("note", "")}),
-            lambda exc, form: self._inspection_page(request, exc.http_status, form,
+            lambda exc, form: self._inspection_page(request, status_for(exc), form,
                                                     **refusal(exc, f"lead{lead_id}", ("resolution", "note"))),
             lambda lead: ("/ui/inspection", f"线索已办结：{lead['institution_name']}，{lead['resolution_name']}"))
 
@@ -152,7 +153,7 @@ class InspectionPages(DeskActions):
             aliases = {"outcome.kind": "outcome", "outcome.deadline_workdays": "deadline_workdays", **items}
             fields = ("institution_id", "mode", "outcome", "deadline_workdays", "notes", *items.values())
             shown = refusal(exc, "record", fields, aliases)
-            return self.page_checklist(request, error=shown.get("error"), status=exc.http_status, form=form,
+            return self.page_checklist(request, error=shown.get("error"), status=status_for(exc), form=form,
                                        errors=shown.get("errors"))
         return redirect(f"/ui/inspection/records/{record['id']}", "检查记录已保存，可继续上传现场照片")
 
@@ -176,5 +177,5 @@ class InspectionPages(DeskActions):
             self.inspection.record_reinspection(self._signed(request), order_id,
                                                 {"passed": form.get("passed") == "yes", "notes": form.get("notes") or None})
         except DomainError as exc:
-            return self.page_order(request, order_id, error=exc.message, status=exc.http_status)
+            return self.page_order(request, order_id, error=exc.message, status=status_for(exc))
         return redirect(f"/ui/inspection/orders/{order_id}", "复查结果已记录")

@@ -16,6 +16,7 @@ from . import web
 from .common import attempt
 from .qr import qr_svg
 from .web import page, redirect
+from ..api import status_for
 
 PORTAL = "/ui/portal"
 # the 机构端's own navigation and home title (kept here: the official desks' lists are in web.py)
@@ -82,7 +83,7 @@ class InstitutionPortalPages:
                 "username": form.get("username", ""), "display_name": form.get("display_name") or None,
                 "password": form.get("password", "")})
         except DomainError as exc:
-            return self._institution_page(request, institution_id, error=exc.message, status=exc.http_status)
+            return self._institution_page(request, institution_id, error=exc.message, status=status_for(exc))
         self.ctx.log.info("institution_account_created", username=made["username"], institution_id=institution_id)
         return redirect(f"/ui/institutions/{institution_id}",
                         f"已开通机构端账户 {made['username']}")
@@ -130,9 +131,9 @@ class InstitutionPortalPages:
         if back.startswith(PORTAL + "/contracts/"):
             tail = back.rsplit("/", 1)[-1]
             if tail.isdigit():
-                return self.page_portal_contract(request, int(tail), status=exc.http_status, error=exc.message,
+                return self.page_portal_contract(request, int(tail), status=status_for(exc), error=exc.message,
                                                  error_field=exc.field)
-        return self.page_portal(request, status=exc.http_status, error=exc.message, error_field=exc.field)
+        return self.page_portal(request, status=status_for(exc), error=exc.message, error_field=exc.field)
 
     # -- fee items and courses ----------------------------------------------------------------------------
 
@@ -156,7 +157,7 @@ class InstitutionPortalPages:
                     "publish": form.get("publish") == "1"}
             made = self.escrow.create_fee_item(self._signed(request), body)
         except DomainError as exc:
-            return self.page_portal_fees(request, exc.http_status, exc.message,
+            return self.page_portal_fees(request, status_for(exc), exc.message,
                                          form_field(exc, {"price_per_hour_fen": "price_yuan"}), form)
         return redirect(PORTAL + "/fees", f"收费项目“{made['name']}”{made['state_name']}")
 
@@ -169,7 +170,7 @@ class InstitutionPortalPages:
         try:
             done = calls[step](self._signed(request), fee_item_id)
         except DomainError as exc:
-            return self.page_portal_fees(request, exc.http_status, exc.message, exc.field)
+            return self.page_portal_fees(request, status_for(exc), exc.message, exc.field)
         return redirect(PORTAL + "/fees", f"收费项目“{done['name']}”：{done['state_name']}")
 
     @page("POST", PORTAL + "/courses")
@@ -184,7 +185,7 @@ class InstitutionPortalPages:
                                   "end": form.get("end", "")}]}
             made = self.registry.publish_course(self._signed(request), actor.institution_id, body)
         except DomainError as exc:
-            return self.page_portal_fees(request, exc.http_status, exc.message,
+            return self.page_portal_fees(request, status_for(exc), exc.message,
                                          form_field(exc, {"price_fen": "course_price_yuan"}), form)
         return redirect(PORTAL + "/fees", f"课程“{made['name']}”已发布")
 
@@ -194,7 +195,7 @@ class InstitutionPortalPages:
         try:
             done = self.registry.withdraw_course(self._signed(request), course_id)
         except DomainError as exc:
-            return self.page_portal_fees(request, exc.http_status, exc.message, exc.field)
+            return self.page_portal_fees(request, status_for(exc), exc.message, exc.field)
         return redirect(PORTAL + "/fees", f"课程“{done['name']}”已下架")
 
     # -- contracts: the parent code, lessons, refunds -----------------------------------------------------
@@ -209,7 +210,7 @@ class InstitutionPortalPages:
                 found = self.escrow.find_contract(signed, number)
                 return redirect(f"{PORTAL}/contracts/{found['id']}")
             except DomainError as exc:
-                status, error, error_field = exc.http_status, exc.message, "contract_search"
+                status, error, error_field = status_for(exc), exc.message, "contract_search"
         contracts = self.escrow.list_contracts(signed, 100, 0, actor.institution_id, None)
         fee_items = [i for i in self.escrow.list_fee_items(signed, actor.institution_id)["items"]
                      if i["state"] == "published"]
@@ -233,7 +234,7 @@ class InstitutionPortalPages:
                     "amount_fen": form_fen(form, "amount_yuan", "收费金额"), "channel": form.get("channel", "")}
             made = self.escrow.sign_contract(self._signed(request), body)
         except DomainError as exc:
-            return self.page_portal_contracts(request, exc.http_status, exc.message,
+            return self.page_portal_contracts(request, status_for(exc), exc.message,
                                               form_field(exc, {"amount_fen": "amount_yuan"}), form)
         return redirect(f"{PORTAL}/contracts/{made['id']}", f"已签订合同 {made['contract_no']}，请打印合同码交给家长")
 
@@ -243,7 +244,7 @@ class InstitutionPortalPages:
         try:
             contract = self.escrow.get_contract(self._signed(request), contract_id)
         except Forbidden as exc:  # another institution's contract: the refusal where the user searched
-            return self.page_portal_contracts(request, status=exc.http_status, error=exc.message,
+            return self.page_portal_contracts(request, status=status_for(exc), error=exc.message,
                                               error_field="contract_search")
         code = contract.get("access_code") or ""
         link = f"{request.host_url.rstrip('/')}/public/contract/{code}" if code else ""
@@ -285,7 +286,7 @@ class InstitutionPortalPages:
                     raise ValidationFailed("上课时间格式有误", field="delivered_at") from None
             lesson = self.escrow.deliver_lesson(self._signed(request), contract_id, body)
         except DomainError as exc:
-            return self.page_portal_contract(request, contract_id, status=exc.http_status, error=exc.message,
+            return self.page_portal_contract(request, contract_id, status=status_for(exc), error=exc.message,
                                              error_field=exc.field)
         return redirect(f"{PORTAL}/contracts/{contract_id}",
                        f"已登记第{lesson['lesson_no']}次课（{lesson['hours']}课时），等待家长确认")

@@ -10,6 +10,7 @@ from services.common.processes import PROCESS_NAMES
 from .. import identity
 from .web import page
 from .common import (PUBLIC_STATUSES, attempt)
+from ..api import status_for
 
 
 class InstitutionPages:
@@ -88,5 +89,5 @@ class InstitutionPages:
             result = call(self._signed(request), identity.township_directory(self.db, actor))
             status = 422 if result.get("state") == "rejected" else 200
         except DomainError as exc:
-            error, status = exc.message, exc.http_status
+            error, status = exc.message, status_for(exc)
         return self._render(request, "imports.html", status=status, title="台账导入", result=result, error=error)

@@ -11,6 +11,7 @@ from services.common.errors import DomainError, ValidationFailed
 from . import web
 from .institution_portal import form_fen, form_field
 from .web import page, redirect
+from ..api import status_for
 
 PUBLIC_CONTRACT = "/public/contract"
 
@@ -21,7 +22,7 @@ class ParentPages:
         try:
             signed, contract = self._parent_contract(request, code)
         except DomainError as exc:
-            return self._public_render(request, "parent_code.html", status=exc.http_status, title="家长查询培训合同",
+            return self._public_render(request, "parent_code.html", status=status_for(exc), title="家长查询培训合同",
                                        error=exc.message, code=code)
         return self._public_render(request, "parent_contract.html", status=status, title="我的培训合同",
                                    contract=contract, code=normalize_code(code), shown_code=format_code(
@@ -51,7 +52,7 @@ class ParentPages:
             signed, contract = self._parent_contract(request, code)
             call(signed, contract)
         except DomainError as exc:
-            return self._parent_page(request, code, status=exc.http_status, error=exc.message,
+            return self._parent_page(request, code, status=status_for(exc), error=exc.message,
                                      error_field=form_field(exc, {"amount_fen": "amount_yuan"}), form=request.form)
         return redirect(f"{PUBLIC_CONTRACT}/{normalize_code(code)}", done)
 

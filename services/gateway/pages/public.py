@@ -7,7 +7,7 @@ from services.common.errors import DomainError, ValidationFailed
 from services.common.identity import system_actor
 
 from .. import ratelimit
-from ..api import api
+from ..api import api, status_for
 from . import web
 from .web import page, render
 from .common import (PUBLIC_STATUSES)
@@ -76,7 +76,7 @@ class PublicPages:
         try:
             made = self.inspection.submit_public_complaint(self._public_actor(), body)
         except DomainError as exc:
-            return self.page_public_complaint(request, error=exc.message, status=exc.http_status, form=form)
+            return self.page_public_complaint(request, error=exc.message, status=status_for(exc), form=form)
         return self.page_public_complaint(request, receipt=made["receipt_no"], status=201)
 
     @page("GET", "/public/complaint/status")
@@ -91,6 +91,6 @@ class PublicPages:
                 try:
                     result = self.inspection.get_public_complaint_status(self._public_actor(), receipt)
                 except DomainError as exc:
-                    error, status = exc.message, exc.http_status
+                    error, status = exc.message, status_for(exc)
         return self._public_render(request, "public_status.html", status=status, title="举报办理进度查询",
                                    receipt=receipt, result=result, error=error)

@@ -6,6 +6,7 @@ from services.common.errors import DomainError
 from services.common.policy import can
 
 from .web import page, redirect
+from ..api import status_for
 
 
 class ReportPages:
@@ -21,7 +22,7 @@ class ReportPages:
             report = self.reporting.get_report(signed, kind, None, as_of)
             read_model = self._with_lag(signed, {})["read_model"]  # how far behind the figures are (issue 12)
         except DomainError as exc:
-            report, error, status = None, exc.message, exc.http_status
+            report, error, status = None, exc.message, status_for(exc)
         cycles = self.reporting.list_reports(signed, None, None)
         actor, _, _ = self._page_actor(request)
         return self._render(request, "reports.html", status=status, title="报表", report=report, kind=kind,
@@ -36,7 +37,7 @@ class ReportPages:
             self.reporting.submit_report(self._signed(request), form.get("kind"), actor.division_code,
                                          form.get("as_of") or None, form.get("note") or None)
         except DomainError as exc:
-            return self.page_reports(request, error=exc.message, status=exc.http_status)
+            return self.page_reports(request, error=exc.message, status=status_for(exc))
         return redirect("/ui/reports", "报表已报送")
 
     @page("GET", "/ui/dashboard")

@@ -9,6 +9,7 @@ from ..sessions import COOKIE_NAME, CsrfRefused, clear_session_cookie, csrf_toke
 from . import web
 from .web import page, redirect, render
 from .common import (K, TooManyAttempts)
+from ..api import status_for
 
 
 PASSWORD_PAGE = "/ui/password"
@@ -89,7 +90,7 @@ class PageBase:
             user, dept = self._authenticate(request, {"username": form.get("username", ""),
                                                       "password": form.get("password", "")})
         except (TooManyAttempts, NotAuthenticated, ValidationFailed) as exc:
-            status = exc.http_status
+            status = status_for(exc)
             return self.page_login(request, error=exc.message, status=status, username=form.get("username", ""))
         token = self._start_session(request, user, dept, via="page")
         nxt = form.get("next") or "/ui/"

@@ -11,6 +11,7 @@ from services.common.processes import CONVERSION, VARIANTS, steps_for
 from .common import attempt
 from .desk_forms import DeskActions, refusal, yuan_to_fen
 from .web import page
+from ..api import status_for
 
 VARIANT_NAMES = {"national": "全国通行方案（教育、民政、市场监管依次办理）", "hunan": "湖南方案（先行名称预核准）"}
 SLA_DEPARTMENTS = (("education", "教体局"), ("market_regulation", "市场监管局"), ("public_security", "公安局"),
@@ -68,7 +69,7 @@ class SettingsPages(DeskActions):
             return "/ui/settings", done
 
         response = self._act(request, call, lambda exc, form: self._settings_page(
-            request, exc.http_status, form, **refusal(exc, form_name, fields, aliases)), saved)
+            request, status_for(exc), form, **refusal(exc, form_name, fields, aliases)), saved)
         if response.status_code == 303:
             response.headers["Location"] += f"#{form_name}"
         return response

@@ -10,6 +10,7 @@ from services.common.policy import can
 from .common import _form_int, attempt
 from .desk_forms import DeskActions, refusal
 from .web import page
+from ..api import status_for
 
 VISIT_METHODS = (("campus_patrol", "校园巡查"), ("document_review", "查阅资料"), ("questionnaire", "问卷调查"),
                  ("interview", "走访座谈"))
@@ -63,7 +64,7 @@ class SupervisionPages(DeskActions):
 
     def _supervision_post(self, request, form_name, fields, build, call, done):
         return self._act(request, lambda signed, form: call(signed, build(form)),
-                         lambda exc, form: self._supervision_page(request, exc.http_status, form,
+                         lambda exc, form: self._supervision_page(request, status_for(exc), form,
                                                                   **refusal(exc, form_name, fields)),
                          lambda result: ("/ui/supervision", done(result)))
 
@@ -115,7 +116,7 @@ class SupervisionPages(DeskActions):
                 body["school_id"] = _form_int(form, "school_id", "学校")
             check = self.inspection.check_homework(self._signed(request), body)
         except DomainError as exc:
-            return self._supervision_page(request, exc.http_status, form, **refusal(exc, "check", ("from", "to", "school_id")))
+            return self._supervision_page(request, status_for(exc), form, **refusal(exc, "check", ("from", "to", "school_id")))
         return self._supervision_page(request, form=form, check=check)
 
     @page("POST", "/ui/supervision/after-school")

@@ -21,6 +21,7 @@ from services.common.logging import get_logger
 from services.common.workdays import SHANGHAI
 
 from ..sessions import COOKIE_NAME, CSRF_FIELD, csrf_matches
+from ..api import status_for
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent.parent / "static"
@@ -264,7 +265,7 @@ class PageHttp(HttpRequestHandler):
                 response.delete_cookie(COOKIE_NAME, path="/")
             return response
         if isinstance(exc, DomainError):
-            return error_page(exc.http_status, exc.message)
+            return error_page(status_for(exc), exc.message)
         if isinstance(exc, BadRequest):
             return error_page(400, "请求格式有误")
         log.error("page_error", path=request.path, error=repr(exc))
