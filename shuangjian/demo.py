@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
+from services.common.money_text import yuan
 from services.common.workdays import SHANGHAI
 
 from .client import ApiError, Client, wait_until
@@ -218,8 +219,6 @@ def run_conversion(admin: Client, education: Client, civil: Client, iid: int) ->
 
 
 def _yuan(fen: int) -> str:
-    from services.escrow.money import yuan
-
     return f"{yuan(fen)}元"
 
 

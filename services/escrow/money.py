@@ -6,6 +6,9 @@ numbers with a fraction, strings and booleans are refused, each with the field t
 from __future__ import annotations
 
 from services.common.errors import ValidationFailed
+from services.common.money_text import yuan
+
+__all__ = ["MAX_FEN", "parse_fen", "yuan"]
 
 MAX_FEN = 10**11  # 10亿元: anything above is a typing error, not a school fee
 
@@ -31,10 +34,3 @@ def parse_fen(value: object, field: str, *, allow_zero: bool = False, maximum: i
     if value > maximum:
         raise ValidationFailed(f"金额超出上限（{yuan(maximum)}元）", field=field)
     return value
-
-
-def yuan(fen: int) -> str:
-    """12345 → "123.45" (exact: integer arithmetic only)."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(int(fen))
-    return f"{sign}{fen // 100}.{fen % 100:02d}"

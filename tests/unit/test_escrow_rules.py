@@ -317,3 +317,13 @@ def test_answers_come_within_the_period_and_a_refusal_says_why():
     assert "视为同意" in refused(Conflict, rules.check_refund_answerable, "requested", deadline,
                                   deadline + timedelta(seconds=1)).message
     assert refused(Conflict, rules.check_refund_answerable, "deemed_accepted", deadline, NOW).field == "refund_id"
+
+
+@pytest.mark.parametrize("fen, plain, grouped", [
+    (0, "0.00", "0.00"), (5, "0.05", "0.05"), (12345, "123.45", "123.45"),
+    (123456789, "1234567.89", "1,234,567.89"), (-150, "-1.50", "-1.50"),
+    (10**17 + 1, "1000000000000000.01", "1,000,000,000,000,000.01"),  # past float's exact range
+])
+def test_yuan_is_exact_and_grouped_for_pages(fen, plain, grouped):
+    assert yuan(fen) == plain
+    assert yuan(fen, grouping=True) == grouped

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from temporalio import activity
 
+from services.common.money_text import yuan
 from services.common.workdays import SHANGHAI
 from workflows.calendar_contract import CalendarSchedule
 from workflows.calendar_sync import calendar_for
@@ -66,7 +67,7 @@ class ApprovalActivities:
         unearned = int(position["unearned_fen"])
         if unearned == 0:
             return CheckResult(True, "无未消课预收费")
-        return CheckResult(False, f"尚有未消课预收费 {unearned // 100}.{unearned % 100:02d} 元待清退")
+        return CheckResult(False, f"尚有未消课预收费 {yuan(unearned)} 元待清退")
 
     @activity.defn(name=ACTIVITY_LAPSE)
     def lapse_academic_scope(self, request: LapseRequest) -> dict:

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from services.common.errors import DomainError, NotAuthenticated
 from services.common.identity import DEPARTMENT_NAMES, ROLE_NAMES, DepartmentKind, Role
 from services.common.logging import get_logger
+from services.common.money_text import yuan
 from services.common.workdays import SHANGHAI
 
 from ..sessions import COOKIE_NAME, CSRF_FIELD, csrf_matches
@@ -71,7 +72,7 @@ def _seconds_until(value) -> float | None:
 def _yuan(fen) -> str:
     if not isinstance(fen, (int, float)) or isinstance(fen, bool):
         return "—"
-    return f"{int(fen) / 100:,.2f}元"
+    return f"{yuan(int(fen), grouping=True)}元"
 
 
 PROVISIONAL_HINT = "该年度国务院放假安排尚未导入：期限按法定节假日推算，导入正式安排后可能调整"
