@@ -1,6 +1,6 @@
 """`shuangjian escrow import-statement FILE.csv`: a bank statement into the bank feed.
 
-Reads the file here (columns: services/escrow/feed_statement.py, docs/bank_feed.md), lists the
+Reads the file here (columns: services/common/statement_file.py, docs/bank_feed.md), lists the
 rows it cannot use, uploads the others in chunks through the gateway — each chunk becomes one
 feed batch `stmt-<statement id>-<chunk>`, so a chunk sent twice is booked once — with a
 progress bar, then waits until the bank feed has booked every chunk and prints the totals:
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from services.escrow.feed_statement import COLUMN_OF_FIELD, RowError, StatementFileError, parse_statement
+from services.common.statement_file import COLUMN_OF_FIELD, RowError, StatementFileError, parse_statement
 
 from .client import ApiError, Client
 

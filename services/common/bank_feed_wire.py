@@ -18,6 +18,7 @@ ever ran is kept, not dropped by an exchange without a queue.
 from __future__ import annotations
 
 import json
+import re
 
 from kombu import Connection, Exchange, Producer, Queue
 
@@ -33,6 +34,14 @@ PERSISTENT = 2
 
 MAX_BATCH_ROWS = 10_000  # transactions in one message; a statement chunk is at most this
 STATEMENT_PREFIX = "stmt-"
+
+# A transaction's fields as the feed accepts them (the feed checks them; a statement file's
+# reader checks them too, so a row that would be refused is listed before anything is sent)
+MAX_AMOUNT_FEN = 10**12  # 100 亿元: one bank transaction above this is a data error
+BANK_CODE = re.compile(r"[0-9A-Za-z_.\-]{1,20}\Z")
+TX_ID = re.compile(r"[\x21-\x7e]{1,64}\Z")  # visible ASCII, no spaces
+ACCOUNT_NO = re.compile(r"[0-9A-Za-z\-]{1,40}\Z")
+CONTRACT_NO = re.compile(r"[^\x00-\x1f\x7f]{1,60}\Z")
 
 
 def feed_exchange() -> Exchange:

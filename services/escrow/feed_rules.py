@@ -22,19 +22,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Mapping
 
-from services.common.bank_feed_wire import MAX_BATCH_ROWS, STATEMENT_PREFIX, statement_batch_id
+from services.common.bank_feed_wire import (ACCOUNT_NO, BANK_CODE, CONTRACT_NO, MAX_AMOUNT_FEN, MAX_BATCH_ROWS,
+                                            STATEMENT_PREFIX, TX_ID, statement_batch_id)
 
 KINDS = ("receipt", "release", "refund")  # 收款 / 划转（释放至基本户）/ 退款
 KIND_NAMES = {"receipt": "收款", "release": "划转", "refund": "退款"}
-MAX_AMOUNT_FEN = 10**12  # 100 亿元: one bank transaction above this is a data error
 FUTURE_TOLERANCE = timedelta(days=1)  # clock skew between the bank and the platform
 CST = timezone(timedelta(hours=8))
 
 _BATCH_ID = re.compile(r"[0-9A-Za-z_.:\-]{1,64}\Z")
-_BANK_CODE = re.compile(r"[0-9A-Za-z_.\-]{1,20}\Z")
-_TX_ID = re.compile(r"[\x21-\x7e]{1,64}\Z")  # visible ASCII, no spaces
-_ACCOUNT_NO = re.compile(r"[0-9A-Za-z\-]{1,40}\Z")
-_CONTRACT_NO = re.compile(r"[^\x00-\x1f\x7f]{1,60}\Z")
 _STATEMENT_ID = re.compile(r"[0-9a-f]{32}\Z")
 
 
@@ -116,7 +112,7 @@ def decode_batch(body: bytes | str, verify_actor: Callable[[object], object] | N
     if usable_id is None:
         raise bad("batch_id 应为1–64位字母、数字或 _ . : -", "batch_id")
     bank_code = data.get("bank_code")
-    if not isinstance(bank_code, str) or not _BANK_CODE.match(bank_code):
+    if not isinstance(bank_code, str) or not BANK_CODE.match(bank_code):
         raise bad("bank_code 应为1–20位字母、数字或 _ . -", "bank_code")
     if not isinstance(transactions, list):
         raise bad("transactions 应为数组", "transactions")
@@ -158,7 +154,7 @@ def check_transactions(batch: Batch, accounts: Mapping[str, AccountRef], now: da
     bank_code = batch.bank_code
     latest = now + FUTURE_TOLERANCE
     seen: dict[str, int] = {}
-    tx_id_ok, account_ok, contract_ok = _TX_ID.match, _ACCOUNT_NO.match, _CONTRACT_NO.match
+    tx_id_ok, account_ok, contract_ok = TX_ID.match, ACCOUNT_NO.match, CONTRACT_NO.match
     fromiso = datetime.fromisoformat
     get_account = accounts.get
 

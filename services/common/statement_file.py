@@ -15,12 +15,10 @@ Row 1 holds the headers, in any order (spaces ignored, （）and () alike):
 
 Other columns (摘要, 对方户名, …) are ignored. Row numbers are the file's: the header is row 1.
 What can be checked without the platform is checked here (a row that fails is listed and not
-sent); the rest — the account known, at this bank, open — is the feed's (feed_rules).
+sent); the rest — the account known, at this bank, open — is the feed's (escrow/feed_rules.py).
 The file may be UTF-8 (with or without BOM) or GBK/GB18030, comma-, tab- or semicolon-separated.
 """
 from __future__ import annotations
-
-from services.common.textfiles import decode_office_text
 
 import csv
 import io
@@ -29,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from .feed_rules import _ACCOUNT_NO, _BANK_CODE, _CONTRACT_NO, _TX_ID, MAX_AMOUNT_FEN
+from . import bank_feed_wire as wire
+from .textfiles import decode_office_text
 
 BANK, TX_ID, ACCOUNT, KIND, YUAN, FEN, TIME, CONTRACT = (
     "银行代码", "交易流水号", "监管账号", "交易类型", "金额（元）", "金额（分）", "交易时间", "合同编号")
@@ -172,7 +171,7 @@ def parse_statement(content: bytes, chunk_rows: int | None = None, on_chunk=None
     pending: dict[str, list] = {}  # bank -> rows not yet handed over
     seen: dict[tuple[str, str], int] = {}
     bank_ok, tx_ok, acc_ok, contract_ok, fen_ok = (
-        _BANK_CODE.match, _TX_ID.match, _ACCOUNT_NO.match, _CONTRACT_NO.match, _FEN.match)
+        wire.BANK_CODE.match, wire.TX_ID.match, wire.ACCOUNT_NO.match, wire.CONTRACT_NO.match, _FEN.match)
     kinds = KIND_WORDS
     rows = 0
     for number, record in enumerate(reader, start=2):
@@ -210,7 +209,7 @@ def parse_statement(content: bytes, chunk_rows: int | None = None, on_chunk=None
             amount = int(raw_amount) if fen_ok(raw_amount) else None
             if amount is None:
                 problems = (problems or []) + [(FEN, "应为整数（分）")]
-        if amount is not None and not 0 < amount <= MAX_AMOUNT_FEN:
+        if amount is not None and not 0 < amount <= wire.MAX_AMOUNT_FEN:
             problems = (problems or []) + [(amount_column, "应大于 0" if amount <= 0 else "超过 100 亿元，疑为数据错误")]
         occurred = parse_time(raw_time)
         if occurred is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.escrow.feed_statement import (
+from services.common.statement_file import (
     StatementFileError,
     parse_statement,
     parse_time,
