@@ -40,7 +40,7 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from services.common.config import amqp_uri, load_secrets, project_root  # noqa: E402
 from services.common.identity import Actor, ActorSigner, DepartmentKind  # noqa: E402
 from services.reporting.domain import STATUS_NAMES  # noqa: E402
-from shuangjian.generate import BASELINE  # noqa: E402
+from services.reporting.synthetic.rows import BASELINE  # noqa: E402
 from shuangjian.infra import ensure_postgres, postgres_databases  # noqa: E402
 
 from .feed import start, stop  # noqa: E402
@@ -268,7 +268,7 @@ def timed(call, repeats: int) -> tuple[float, list[float], object]:
 def main(argv: list[str] | None = None) -> None:
     import psycopg2
 
-    from shuangjian.generate import psycopg2_dsn
+    from services.reporting.synthetic.load import psycopg2_dsn
 
     _parts, size = parse_parts("python -m bench.report", PARTS, SIZES, argv)
     results = Results("report")

@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from services.common.config import database_url
 from services.common.db import make_engine
-from shuangjian import generate
+from services.reporting.synthetic import load as synthetic, rows
 from shuangjian.cli import main as cli
 
 SMALL = ["--institutions", "300", "--schools", "100", "--transactions", "5000", "--inspections", "500"]
@@ -15,12 +15,12 @@ def table_counts() -> dict[str, int]:
     engine = make_engine(database_url("reporting"))
     try:
         with engine.connect() as conn:
-            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in generate.TABLES}
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in rows.TABLES}
     finally:
         engine.dispose()
 
 
-def test_generates_a_small_province_and_refuses_to_load_twice(capsys):
+def test_generates_a_small_province_and_refuses_to_load_twice(capfd):
     assert cli(["dev", "generate", *SMALL, "--seed", "5"]) == 0
     counts = table_counts()
     assert counts["institution_facts"] == 300
@@ -29,12 +29,12 @@ def test_generates_a_small_province_and_refuses_to_load_twice(capsys):
     assert counts["county_report_settings"] == 96
     assert 0 < counts["escrow_balance_facts"] <= 5000
     assert all(counts.values()), counts
-    expected = generate.row_sources(generate.make_province("34"), generate.Sizes(300, 100, 5000, 500), 5)
+    expected = rows.row_sources(rows.make_province("34"), rows.Sizes(300, 100, 5000, 500), 5)
     assert counts == {table: sum(1 for _ in make()) for table, make in expected.items()}
-    capsys.readouterr()
+    capfd.readouterr()
 
     assert cli(["dev", "generate", *SMALL, "--seed", "5"]) == 1
-    assert "--replace" in capsys.readouterr().out
+    assert "--replace" in capfd.readouterr().out
     assert table_counts() == counts  # nothing added, nothing removed
 
     assert cli(["dev", "generate", *SMALL, "--seed", "6", "--replace"]) == 0
@@ -42,7 +42,7 @@ def test_generates_a_small_province_and_refuses_to_load_twice(capsys):
 
 
 def test_townships_sit_in_their_counties_and_ids_continue_after_the_load():
-    counts = generate.load(database_url("reporting"), generate.Sizes(50, 10, 500, 50), seed=2)
+    counts = synthetic.load(database_url("reporting"), rows.Sizes(50, 10, 500, 50), seed=2)
     assert counts["institution_facts"] == 50
     engine = make_engine(database_url("reporting"))
     try:

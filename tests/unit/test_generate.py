@@ -1,4 +1,4 @@
-"""The synthetic province's row generators (shuangjian/generate.py), on small sizes."""
+"""The synthetic province's row generators (services/reporting/synthetic/rows.py), on small sizes."""
 from __future__ import annotations
 
 from collections import Counter
@@ -6,7 +6,7 @@ from datetime import date
 
 from services.registry.domain import ALLOWED_TRANSITIONS, Status
 from services.reporting.domain import STATUS_NAMES
-from shuangjian import generate as g
+from services.reporting.synthetic import rows as g
 
 SIZES = g.Sizes(institutions=300, schools=100, transactions=5000, inspections=500)
 
