@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from services.common.divisions import scope_prefix, validate_code
+from services.common.bulk_insert import insert_rows
 from services.common.idempotency import apply_batch
 from services.common.identity import Actor
 from services.common.workdays import SHANGHAI
@@ -61,31 +62,59 @@ def _alert_closed(session: Session, event: dict) -> None:
     _alert(session, data).closed_on = _local_day(data.get("closed_at") or event["occurred_at"])
 
 
-def _balances_booked(session: Session, event: dict) -> None:
-    booked_at = datetime.fromisoformat(event["occurred_at"])
-    day = booked_at.astimezone(SHANGHAI).date()
-    for item in event["data"].get("institutions") or []:
+def _balances_booked(session: Session, events: list) -> None:
+    """A batch's booked balances at once: per institution and day the latest booking wins (a tie
+    goes to the later event), as if the events were applied one by one in delivery order; one
+    read of the rows they touch, updates in place, one insert of the new rows."""
+    latest: dict[tuple[int, date], list] = {}  # key -> [booked_at, balance_fen, division_code]
+    items = [(datetime.fromisoformat(e["occurred_at"]), item) for e in events
+             for item in e["data"].get("institutions") or []]
+    known = _known_divisions(session, {int(item["institution_id"]) for _, item in items
+                                       if not item.get("township_code")})
+    for booked_at, item in items:
         institution_id = int(item["institution_id"])
-        division = item.get("township_code") or _known_division(session, institution_id)
+        division = item.get("township_code") or known.get(institution_id)
         if division is None:
             continue  # an institution no report can place yet
+        key = (institution_id, booked_at.astimezone(SHANGHAI).date())
         balance = int(item["balance_fen"])
-        row = session.get(EscrowBalanceFact, (institution_id, day))
-        if row is None:
-            session.add(EscrowBalanceFact(institution_id=institution_id, day=day, balance_fen=balance,
-                                          division_code=validate_code(division, field="data.township_code"),
-                                          booked_at=booked_at))
-            session.flush()
-        elif booked_at >= row.booked_at:
+        seen = latest.get(key)
+        if seen is None:
+            latest[key] = [booked_at, balance, validate_code(division, field="data.township_code")]
+        elif booked_at >= seen[0]:
+            seen[0], seen[1] = booked_at, balance  # the division stays the first booking's
+    for row in _balance_rows(session, latest):
+        booked_at, balance, _ = latest.pop((row.institution_id, row.day))
+        if booked_at >= row.booked_at:
             row.balance_fen, row.booked_at = balance, booked_at
+    insert_rows(session, EscrowBalanceFact, [
+        {"institution_id": iid, "day": day, "division_code": division, "balance_fen": balance, "booked_at": at}
+        for (iid, day), (at, balance, division) in latest.items()])
 
 
-def _known_division(session: Session, institution_id: int) -> str | None:
-    fact = session.get(InstitutionFact, institution_id)
-    if fact is not None:
-        return fact.division_code
-    return session.scalar(select(EscrowAccountFact.division_code)
-                          .where(EscrowAccountFact.institution_id == institution_id).limit(1))
+def _known_divisions(session: Session, institution_ids: set[int]) -> dict[int, str]:
+    """Where reports place institutions a booking did not: the registry's fact, else an account's."""
+    found: dict[int, str] = {}
+    for chunk in _chunks(sorted(institution_ids)):
+        found |= dict(session.execute(select(EscrowAccountFact.institution_id, EscrowAccountFact.division_code)
+                                      .where(EscrowAccountFact.institution_id.in_(chunk))).all())
+        found |= dict(session.execute(select(InstitutionFact.institution_id, InstitutionFact.division_code)
+                                      .where(InstitutionFact.institution_id.in_(chunk))).all())
+    return found
+
+
+def _balance_rows(session: Session, keys) -> list[EscrowBalanceFact]:
+    days = {day for _, day in keys}
+    rows = []
+    for chunk in _chunks(sorted({iid for iid, _ in keys})):
+        rows += session.scalars(select(EscrowBalanceFact).where(
+            EscrowBalanceFact.institution_id.in_(chunk), EscrowBalanceFact.day.in_(days)))
+    return [row for row in rows if (row.institution_id, row.day) in keys]
+
+
+def _chunks(values: list, size: int = 500):
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
 
 
 # Each institution's latest booked balance by the day: one index seek per institution on the
@@ -103,11 +132,12 @@ APPLIERS = {
     "escrow_account_closed": _account_closed,
     "escrow_alert_raised": _alert_raised,
     "escrow_alert_closed": _alert_closed,
-    "bank_transactions_booked": _balances_booked,
 }
 
 
 def apply_escrow_events(session: Session, event_type: str, events: list) -> int:
+    if event_type == "bank_transactions_booked":
+        return apply_batch(session, ProcessedEvent, events, bulk=_balances_booked)
     return apply_batch(session, ProcessedEvent, events, APPLIERS[event_type])
 
 
