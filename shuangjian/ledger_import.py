@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from services.common.ledger_file import LedgerFileError, LedgerTable, read_ledger_path
-from services.common.ledger_format import LedgerError, check_headers
+from services.common.ledger_format import check_headers
+from services.common.row_error import RowError
 
 from .client import ApiError, Client
 
@@ -22,7 +23,7 @@ COMMIT_TIMEOUT = 600  # seconds: validating and storing 100,000 rows takes a whi
 def _print_errors(summary: str, errors: list[dict], total: int, err) -> None:
     print(summary, file=err)
     for e in errors:
-        print(f"  {LedgerError(e['row'], e.get('column') or '', e['reason'])}", file=err)
+        print(f"  {RowError(e['row'], e.get('column') or '', e['reason'])}", file=err)
     if total > len(errors):
         print(f"  ……另有 {total - len(errors)} 处错误未列出", file=err)
 

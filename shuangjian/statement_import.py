@@ -20,7 +20,8 @@ from pathlib import Path
 
 import requests
 
-from services.common.statement_file import COLUMN_OF_FIELD, RowError, StatementFileError, parse_statement
+from services.common.row_error import RowError
+from services.common.statement_file import COLUMN_OF_FIELD, StatementFileError, parse_statement
 
 from .client import ApiError, Client
 

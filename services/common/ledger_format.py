@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
+from .row_error import RowError
+
 # header -> field of the institution record (every one is required)
 HEADERS: dict[str, str] = {
     "机构名称": "name",
@@ -74,31 +76,18 @@ def canonical_header(raw: object) -> str | None:
     return _CANONICAL.get(normalize_header(raw))
 
 
-@dataclass(frozen=True, order=True)
-class LedgerError:
-    row: int
-    column: str
-    reason: str
-
-    def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "reason": self.reason}
-
-    def __str__(self) -> str:
-        return f"第{self.row}行  {self.column or '-'}  {self.reason}"
-
-
 @dataclass
 class HeaderRow:
     columns: dict[int, str]  # column index -> ledger header
     ignored: list[str]  # headers of columns the import does not use, as written (normalised)
-    errors: list[LedgerError]
+    errors: list[RowError]
 
 
 def read_header_row(headers: Iterable[object], row: int = 1) -> HeaderRow:
     """Which column holds which header; a header given twice or a missing one is an error."""
     columns: dict[int, str] = {}
     ignored: list[str] = []
-    errors: list[LedgerError] = []
+    errors: list[RowError] = []
     first: dict[str, str] = {}
     for index, raw in enumerate(headers):
         written = normalize_header(raw)
@@ -109,18 +98,18 @@ def read_header_row(headers: Iterable[object], row: int = 1) -> HeaderRow:
             continue
         if header in first:
             same = f"“{written}”与“{first[header]}”" if written != first[header] else f"“{written}”"
-            errors.append(LedgerError(row, header, f"表头{same}重复（都是“{header}”列）"))
+            errors.append(RowError(row, header, f"表头{same}重复（都是“{header}”列）"))
             continue
         first[header] = written
         columns[index] = header
     for header in HEADERS:
         if header not in first:
             hint = f"（未识别的列：{'、'.join(ignored)}）" if ignored else ""
-            errors.append(LedgerError(row, header, f"缺少必需的表头“{header}”{hint}"))
+            errors.append(RowError(row, header, f"缺少必需的表头“{header}”{hint}"))
     return HeaderRow(columns, ignored, errors)
 
 
-def check_headers(headers: Iterable[object], row: int = 1) -> list[LedgerError]:
+def check_headers(headers: Iterable[object], row: int = 1) -> list[RowError]:
     return read_header_row(headers, row).errors
 
 

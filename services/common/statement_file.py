@@ -28,6 +28,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from . import bank_feed_wire as wire
+from .row_error import RowError
 from .textfiles import decode_office_text
 
 BANK, TX_ID, ACCOUNT, KIND, YUAN, FEN, TIME, CONTRACT = (
@@ -54,16 +55,6 @@ class StatementFileError(Exception):
     def __init__(self, message: str, problems: list | None = None):
         super().__init__(message)
         self.problems = problems or []
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    row: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"第{self.row}行  {self.column or '-'}  {self.reason}"
 
 
 @dataclass

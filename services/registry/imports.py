@@ -54,7 +54,7 @@ BUNDLED_TYPES = frozenset({"institution_registered"})
 _BATCH_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def rejection(batch_id: str | None, file_name: str, errors: list[ledger.LedgerError], rows: int = 0,
+def rejection(batch_id: str | None, file_name: str, errors: list[ledger.RowError], rows: int = 0,
               header_row: int | None = None) -> dict:
     """The answer of an import that stored nothing: every error (row, column, reason)."""
     bad_rows = len({e.row for e in errors if e.row != header_row})
@@ -211,7 +211,7 @@ class Checked:
     data_rows: int
     plans: list[tuple[ledger.LedgerRecord, ledger.RowPlan]]
     stored: dict[str, tuple[int, ledger.Stored]]
-    errors: list[ledger.LedgerError]
+    errors: list[ledger.RowError]
     staged: list[tuple[int, dict]]
 
 
@@ -224,14 +224,14 @@ def check_batch(session: Session, actor: Actor, batch: ImportBatch, directory: l
     records, errors = ledger.parse_rows(staged, directory, today)
     for record in records:
         if not is_within(record.draft.division_code, actor.division_code):
-            errors.append(ledger.LedgerError(record.row, "乡镇", "该乡镇不在您所属行政区划范围内"))
+            errors.append(ledger.RowError(record.row, "乡镇", "该乡镇不在您所属行政区划范围内"))
     stored = _stored(session, [r.draft.uscc for r in records])
     plans: list[tuple[ledger.LedgerRecord, ledger.RowPlan]] = []
     scope = scope_prefix(actor.division_code)
     for record in records:
         _, snapshot = stored.get(record.draft.uscc, (None, None))
         if snapshot is not None and not snapshot.division_code.startswith(scope):
-            errors.append(ledger.LedgerError(record.row, "统一社会信用代码", "该统一社会信用代码已由其他辖区登记"))
+            errors.append(ledger.RowError(record.row, "统一社会信用代码", "该统一社会信用代码已由其他辖区登记"))
             continue
         plan, row_errors = ledger.plan_row(record, snapshot, today)
         errors.extend(row_errors)

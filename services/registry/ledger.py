@@ -15,8 +15,8 @@ from typing import Iterable
 
 from services.common.errors import DomainError, ValidationFailed
 from services.common.textfiles import fold
-from services.common.ledger_format import (HEADERS, LedgerError, canonical_header,  # noqa: F401  (re-exported)
-                                           check_headers, normalize_header)
+from services.common.ledger_format import HEADERS, canonical_header, check_headers, normalize_header  # noqa: F401
+from services.common.row_error import RowError  # noqa: F401  (re-exported)
 
 from . import domain
 from .domain import HistoryEntry, InstitutionDraft, Status
@@ -130,9 +130,9 @@ def is_blank(cells: dict) -> bool:
 
 
 def parse_row(row: int, cells: dict, townships: TownshipDirectory, today: date
-              ) -> tuple[LedgerRecord | None, list[LedgerError]]:
+              ) -> tuple[LedgerRecord | None, list[RowError]]:
     """One ledger row → a record, or every problem in it (one per bad cell)."""
-    errors: list[LedgerError] = []
+    errors: list[RowError] = []
     text: dict[str, str] = {}
     for written, value in cells.items():
         header = canonical_header(written)
@@ -141,7 +141,7 @@ def parse_row(row: int, cells: dict, townships: TownshipDirectory, today: date
         try:
             text[HEADERS[header]] = cell_text(value, HEADERS[header])
         except ValueError as exc:
-            errors.append(LedgerError(row, header, str(exc)))
+            errors.append(RowError(row, header, str(exc)))
     for header, name in HEADERS.items():
         text.setdefault(name, "")
 
@@ -149,10 +149,10 @@ def parse_row(row: int, cells: dict, townships: TownshipDirectory, today: date
         try:
             return parse()
         except DomainError as exc:
-            errors.append(LedgerError(row, COLUMN_OF.get(exc.field or column_field, COLUMN_OF[column_field]),
+            errors.append(RowError(row, COLUMN_OF.get(exc.field or column_field, COLUMN_OF[column_field]),
                                       exc.message))
         except ValueError as exc:
-            errors.append(LedgerError(row, COLUMN_OF[column_field], str(exc)))
+            errors.append(RowError(row, COLUMN_OF[column_field], str(exc)))
         return None
 
     def required(column_field: str, label: str, max_len: int):
@@ -205,10 +205,10 @@ def parse_row(row: int, cells: dict, townships: TownshipDirectory, today: date
 
 
 def parse_rows(rows: Iterable[tuple[int, dict]], townships: TownshipDirectory, today: date
-               ) -> tuple[list[LedgerRecord], list[LedgerError]]:
+               ) -> tuple[list[LedgerRecord], list[RowError]]:
     """Every row; blank rows are skipped; a 统一社会信用代码 may appear once in a file."""
     records: list[LedgerRecord] = []
-    errors: list[LedgerError] = []
+    errors: list[RowError] = []
     first_row_of: dict[str, int] = {}
     for row, cells in rows:
         if is_blank(cells):
@@ -219,7 +219,7 @@ def parse_rows(rows: Iterable[tuple[int, dict]], townships: TownshipDirectory, t
             continue
         earlier = first_row_of.setdefault(record.draft.uscc, row)
         if earlier != row:
-            errors.append(LedgerError(row, "统一社会信用代码", f"与第{earlier}行的统一社会信用代码重复"))
+            errors.append(RowError(row, "统一社会信用代码", f"与第{earlier}行的统一社会信用代码重复"))
             continue
         records.append(record)
     return records, sorted(errors, key=lambda e: (e.row, list(HEADERS).index(e.column)
@@ -255,7 +255,7 @@ class RowPlan:
 LEDGER_REASON = "台账导入"
 
 
-def plan_row(record: LedgerRecord, stored: Stored | None, today: date) -> tuple[RowPlan | None, list[LedgerError]]:
+def plan_row(record: LedgerRecord, stored: Stored | None, today: date) -> tuple[RowPlan | None, list[RowError]]:
     """Create, leave alone, or update (fields and/or a status change that the table allows)."""
     if stored is None:
         return RowPlan("create"), []
@@ -272,14 +272,14 @@ def plan_row(record: LedgerRecord, stored: Stored | None, today: date) -> tuple[
         try:
             domain.check_transition(stored.status, record.status)
         except DomainError as exc:
-            return None, [LedgerError(record.row, "状态", f"{exc.message}（已登记状态自 {stored.status_since} 起）")]
+            return None, [RowError(record.row, "状态", f"{exc.message}（已登记状态自 {stored.status_since} 起）")]
         try:
             domain.check_effective_on(effective_on, stored.status_since, today)
         except DomainError as exc:
-            return None, [LedgerError(record.row, "状态日期", exc.message)]
+            return None, [RowError(record.row, "状态日期", exc.message)]
         status_change = domain.StatusChangeDraft(record.status, effective_on, LEDGER_REASON)
     elif record.status is not Status.operating and record.status_on != stored.status_since:
-        return None, [LedgerError(
+        return None, [RowError(
             record.row, "状态日期",
             f"已登记为自 {stored.status_since} 起{domain.STATUS_NAMES[stored.status]}，与台账的 {record.status_on} 不一致",
         )]

@@ -158,7 +158,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--inspections", type=int, default=default.inspections)
     parser.add_argument("--province", default="34", help="两位省级代码（默认 34）")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--db-url", help="目标库（默认报表服务的库：SHUANGJIAN_DB_URL_REPORTING / _TEMPLATE）")
+    parser.add_argument("--db-url", help="目标库（默认报表服务自己的库，即 SHUANGJIAN_DB_URL_<服务名> 或 _TEMPLATE 所指）")
     parser.add_argument("--replace", action="store_true", help="清空已有的报表事实表后重新生成")
     return parser.parse_args(argv)
 
