@@ -4,7 +4,7 @@ Parts (choose with positional names; default both):
 
 * ``feed`` — baseline: raw kombu publish, then consume+ack, of the very messages the feed gets
   (batches of BATCH_ROWS transactions, persistent, durable queue, the feed's prefetch).
-  Measured: the real `services.escrow.feed.FeedConsumer` (consumer + writer threads, every
+  Measured: the real `services.escrow.feed_consumer.FeedConsumer` (consumer + writer threads, every
   rule, COPY → INSERT … ON CONFLICT → balances → feed_batches → commit, the
   `bank_transactions_booked` event published with confirms, ack) on the same messages
   pre-loaded in `escrow.bank_feed`; transactions/s until the last message is settled.
@@ -36,7 +36,8 @@ from sqlalchemy import insert, text
 from services.common.config import amqp_uri, database_url, project_root
 from services.common.db import make_engine, migrate
 from services.common.logging import configure_logging
-from services.escrow.feed import MIGRATIONS, PREFETCH, FeedConsumer
+from services.escrow.feed import MIGRATIONS
+from services.escrow.feed_consumer import PREFETCH, FeedConsumer
 from services.common.bank_feed_wire import (
     BOOKED_EVENT,
     FEED_ROUTING_KEY,

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from .account_rules import EscrowRules
+from .charge_rules import Violation
 from .money import yuan
-from .rules import EscrowRules, Violation
 
 KIND_NAMES = {
     "shortfall": "监管资金不足",

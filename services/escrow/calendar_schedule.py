@@ -1,6 +1,6 @@
 """A loaded holiday schedule reaches escrow (issue 13). Lesson and refund deadlines here are
-computed when shown or acted on (desk.py), so keeping the copy and the process calendar is the
-whole recomputation; the PrepaidContract workflows move their timers from the same event."""
+computed when shown or acted on (desk_lessons.py), so keeping the copy and the process calendar is
+the whole recomputation; the PrepaidContract workflows move their timers from the same event."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session

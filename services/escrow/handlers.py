@@ -1,5 +1,5 @@
 """Escrow use cases: who may take charges (registry events), and the prepaid position for 注销.
-The prepaid-fee desk is desk.py; early warning monitoring.py."""
+The prepaid-fee desk is desk_*.py; early warning monitoring.py."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session

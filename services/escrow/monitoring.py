@@ -26,6 +26,7 @@ from services.common.policy import authorize, check_bound
 from services.common.workdays import SHANGHAI, today_shanghai
 
 from . import alerts
+from .account_rules import DEFAULT_RULES, EscrowRules
 from .models import (
     AccountBalance,
     Alert,
@@ -39,7 +40,6 @@ from .models import (
     Refund,
     audit_trail,
 )
-from .rules import DEFAULT_RULES, EscrowRules
 
 Dispatch = Callable[[str, dict], None]
 SOURCE = "escrow"

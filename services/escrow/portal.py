@@ -15,8 +15,10 @@ from services.common.clock import utc_now
 from services.common.errors import Forbidden, NotFound, ValidationFailed
 from services.common.identity import Actor, DepartmentKind
 
-from . import desk, parent_rules
-from .desk import CONFIRM, _commit, _contract, _ref, lesson_view
+from . import parent_rules
+from .desk_charges import ref
+from .desk_common import CONFIRM, after_change, commit
+from .desk_lessons import _contract, get_contract, lesson_view
 from .models import Contract, Lesson, audit_trail
 from .monitoring import Dispatch, event
 
@@ -46,7 +48,7 @@ def open_by_code(session: Session, actor: Actor) -> dict:
     row = session.scalar(select(Contract).where(Contract.access_code == code))
     if row is None:
         raise NotFound("合同码无效：没有找到对应的合同，请核对合同上印制的合同码", field="code")
-    return parent_view(desk.get_contract(session, actor, row.id))
+    return parent_view(get_contract(session, actor, row.id))
 
 
 def dispute_lesson(session: Session, dispatch: Dispatch, actor: Actor, contract_id: int, lesson_no: int,
@@ -67,9 +69,9 @@ def dispute_lesson(session: Session, dispatch: Dispatch, actor: Actor, contract_
     lesson.confirmation, lesson.dispute_reason, lesson.disputed_at = "disputed", reason, utc_now()
     audit_trail.append(session, actor, "escrow.dispute_lesson", "contract", row.id, before, lesson_view(lesson),
                        row.division_code)
-    data_ = {**_ref(row), "lesson_no": lesson.lesson_no, "fee_fen": lesson.fee_fen, "reason": reason}
-    _commit(session, dispatch, [event("lesson_disputed", data_, row.division_code, actor)])
-    desk._after_change(session, dispatch, row.institution_id)
+    data_ = {**ref(row), "lesson_no": lesson.lesson_no, "fee_fen": lesson.fee_fen, "reason": reason}
+    commit(session, dispatch, [event("lesson_disputed", data_, row.division_code, actor)])
+    after_change(session, dispatch, row.institution_id)
     return lesson_view(lesson)
 
 
@@ -82,7 +84,7 @@ def find_contract(session: Session, actor: Actor, contract_no: object) -> dict:
     row = session.scalar(select(Contract).where(Contract.contract_no == contract_no.strip()))
     if row is None:
         raise NotFound(f"没有编号为 {contract_no.strip()} 的合同", field="contract_no")
-    return desk.get_contract(session, actor, row.id)
+    return get_contract(session, actor, row.id)
 
 
 def reissue_code(session: Session, dispatch: Dispatch, actor: Actor, contract_id: int) -> dict:
@@ -92,5 +94,5 @@ def reissue_code(session: Session, dispatch: Dispatch, actor: Actor, contract_id
     row.access_code = contract_codes.new_code()
     audit_trail.append(session, actor, "escrow.reissue_contract_code", "contract", row.id, None,
                        {"contract_no": row.contract_no, "code": "reissued"}, row.division_code)
-    _commit(session, dispatch, [event("contract_code_reissued", _ref(row), row.division_code, actor)])
-    return desk.get_contract(session, actor, row.id)
+    commit(session, dispatch, [event("contract_code_reissued", ref(row), row.division_code, actor)])
+    return get_contract(session, actor, row.id)

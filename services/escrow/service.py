@@ -15,7 +15,7 @@ from services.common.service_kit import paging, rpc
 from . import handlers
 from . import calendar_schedule  # issue 13: a loaded holiday schedule (deadlines here are computed when shown)
 from .models import CalendarYear, OutboxRow, audit_trail
-from . import desk, monitoring  # issue 4: the prepaid-fee desk and early warning
+from . import desk_accounts, desk_charges, desk_lessons, monitoring  # issue 4: the prepaid-fee desk, early warning
 from . import portal  # issue 14: 机构端 and 家长端 of 一课一消
 
 
@@ -75,79 +75,80 @@ class EscrowService(service_kit.ServiceBase):
 
     @rpc
     def get_escrow_settings(self, actor, county_code=None):
-        return desk.get_settings(self.db, self.actors.verify(actor), county_code)
+        return desk_accounts.get_settings(self.db, self.actors.verify(actor), county_code)
 
     @rpc
     def set_escrow_settings(self, actor, county_code, settings):
-        return desk.set_settings(self.db, self.dispatch, self.actors.verify(actor), county_code, settings)
+        return desk_accounts.set_settings(self.db, self.dispatch, self.actors.verify(actor), county_code, settings)
 
     @rpc
     def open_account(self, actor, data):
-        result = desk.open_account(self.db, self.dispatch, self.actors.verify(actor), data)
+        result = desk_accounts.open_account(self.db, self.dispatch, self.actors.verify(actor), data)
         self.ctx.log.info("escrow_account_opened", account_id=result["id"], institution_id=result["institution_id"])
         return result
 
     @rpc
     def change_account(self, actor, account_id, changes):
-        return desk.change_account(self.db, self.dispatch, self.actors.verify(actor), account_id, changes)
+        return desk_accounts.change_account(self.db, self.dispatch, self.actors.verify(actor), account_id, changes)
 
     @rpc
     def close_account(self, actor, account_id, data):
-        return desk.close_account(self.db, self.dispatch, self.actors.verify(actor), account_id, data)
+        return desk_accounts.close_account(self.db, self.dispatch, self.actors.verify(actor), account_id, data)
 
     @rpc
     def get_account(self, actor, account_id):
-        return desk.get_account(self.db, self.actors.verify(actor), account_id)
+        return desk_accounts.get_account(self.db, self.actors.verify(actor), account_id)
 
     @rpc
     def list_accounts(self, actor, institution_id=None, status=None):
-        return desk.list_accounts(self.db, self.actors.verify(actor), institution_id, status)
+        return desk_accounts.list_accounts(self.db, self.actors.verify(actor), institution_id, status)
 
     @rpc
     def create_fee_item(self, actor, data):
-        return desk.create_fee_item(self.db, self.dispatch, self.actors.verify(actor), data)
+        return desk_charges.create_fee_item(self.db, self.dispatch, self.actors.verify(actor), data)
 
     @rpc
     def publish_fee_item(self, actor, fee_item_id):
-        return desk.publish_fee_item(self.db, self.dispatch, self.actors.verify(actor), fee_item_id)
+        return desk_charges.publish_fee_item(self.db, self.dispatch, self.actors.verify(actor), fee_item_id)
 
     @rpc
     def withdraw_fee_item(self, actor, fee_item_id):
-        return desk.withdraw_fee_item(self.db, self.dispatch, self.actors.verify(actor), fee_item_id)
+        return desk_charges.withdraw_fee_item(self.db, self.dispatch, self.actors.verify(actor), fee_item_id)
 
     @rpc
     def list_fee_items(self, actor, institution_id):
-        return desk.list_fee_items(self.db, self.actors.verify(actor), institution_id)
+        return desk_charges.list_fee_items(self.db, self.actors.verify(actor), institution_id)
 
     @rpc
     def sign_contract(self, actor, data):
         """The charge: refused with its reason (nothing stored) or recorded and announced."""
-        result = desk.sign_contract(self.db, self.dispatch, self.actors.verify(actor), data)
+        result = desk_charges.sign_contract(self.db, self.dispatch, self.actors.verify(actor), data)
         self.ctx.log.info("contract_signed", contract_id=result["id"], institution_id=result["institution_id"],
                           amount_fen=result["amount_fen"])
         return result
 
     @rpc
     def get_contract(self, actor, contract_id):
-        return desk.get_contract(self.db, self.actors.verify(actor), contract_id)
+        return desk_lessons.get_contract(self.db, self.actors.verify(actor), contract_id)
 
     @rpc
     def list_contracts(self, actor, limit=100, offset=0, institution_id=None, status=None):
         limit, offset = paging(limit, offset)
-        return desk.list_contracts(self.db, self.actors.verify(actor), limit, offset, institution_id, status)
+        return desk_charges.list_contracts(self.db, self.actors.verify(actor), limit, offset, institution_id, status)
 
     @rpc
     def deliver_lesson(self, actor, contract_id, data):
-        return desk.deliver_lesson(self.db, self.dispatch, self.actors.verify(actor), contract_id, data)
+        return desk_lessons.deliver_lesson(self.db, self.dispatch, self.actors.verify(actor), contract_id, data)
 
     @rpc
     def confirm_lesson(self, actor, contract_id, lesson_no):
-        return desk.confirm_lesson(self.db, self.dispatch, self.actors.verify(actor), contract_id, lesson_no)
+        return desk_lessons.confirm_lesson(self.db, self.dispatch, self.actors.verify(actor), contract_id, lesson_no)
 
     @rpc
     def deem_lesson_confirmed(self, actor, contract_id, lesson_no):
         """The platform, when the confirmation period ran out; a no-op if already confirmed."""
-        return desk.deem_lesson_confirmed(self.db, self.dispatch, self.actors.verify(actor), contract_id, lesson_no)
+        return desk_lessons.deem_lesson_confirmed(self.db, self.dispatch, self.actors.verify(actor), contract_id,
+                                                  lesson_no)
 
     # -- 机构端 and 家长端 (issue 14): the bound actors' own records ----------------------------------
 
@@ -170,24 +171,24 @@ class EscrowService(service_kit.ServiceBase):
 
     @rpc
     def request_refund(self, actor, contract_id, data):
-        return desk.request_refund(self.db, self.dispatch, self.actors.verify(actor), contract_id, data)
+        return desk_lessons.request_refund(self.db, self.dispatch, self.actors.verify(actor), contract_id, data)
 
     @rpc
     def answer_refund(self, actor, refund_id, answer):
-        return desk.answer_refund(self.db, self.dispatch, self.actors.verify(actor), refund_id, answer)
+        return desk_lessons.answer_refund(self.db, self.dispatch, self.actors.verify(actor), refund_id, answer)
 
     @rpc
     def deem_refund_accepted(self, actor, refund_id):
         """The platform, when the answer period ran out; a no-op unless still unanswered."""
-        return desk.deem_refund_accepted(self.db, self.dispatch, self.actors.verify(actor), refund_id)
+        return desk_lessons.deem_refund_accepted(self.db, self.dispatch, self.actors.verify(actor), refund_id)
 
     @rpc
     def record_refund_paid(self, actor, refund_id):
-        return desk.record_refund_paid(self.db, self.dispatch, self.actors.verify(actor), refund_id)
+        return desk_lessons.record_refund_paid(self.db, self.dispatch, self.actors.verify(actor), refund_id)
 
     @rpc
     def list_refunds(self, actor, institution_id=None, status=None):
-        return desk.list_refunds(self.db, self.actors.verify(actor), institution_id, status)
+        return desk_lessons.list_refunds(self.db, self.actors.verify(actor), institution_id, status)
 
     @rpc
     def get_position(self, actor, institution_id):

@@ -11,7 +11,8 @@ from kombu import Connection, Queue
 from services.common.config import database_url, load_secrets
 from services.common.db import migrate
 from services.common.identity import ActorSigner
-from services.escrow.feed import MIGRATIONS, FeedConsumer
+from services.escrow.feed import MIGRATIONS
+from services.escrow.feed_consumer import FeedConsumer
 from services.escrow.feed_store import open_store
 from services.common.bank_feed_wire import BOOKED_EVENT, DLQ_QUEUE, FEED_QUEUE, declare_topology, events_exchange
 from shuangjian.infra import session_vhost

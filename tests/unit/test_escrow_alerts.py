@@ -4,8 +4,9 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 from services.escrow import alerts
+from services.escrow.account_rules import DEFAULT_RULES, EscrowRules
 from services.escrow.alerts import AccountFacts, ContractFacts, InstitutionFacts
-from services.escrow.rules import DEFAULT_RULES, EscrowRules, Violation
+from services.escrow.charge_rules import Violation
 
 NOW = datetime(2021, 12, 1, 2, 0, tzinfo=timezone.utc)
 TODAY = date(2021, 12, 1)
