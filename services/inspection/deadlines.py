@@ -14,7 +14,7 @@ from services.common.logging import get_logger
 from . import complaint_rules
 from .campaign_models import InspectionOrder
 from .complaint_models import Complaint
-from .complaints import _settings
+from .complaint_common import settings
 from .models import CalendarYear, ProcessedEvent
 
 log = get_logger(component="inspection.deadlines")
@@ -36,7 +36,7 @@ def _recompute(session: Session, event: dict) -> None:
                                  .with_for_update()).all()
     now = utc_now()
     for row in complaints:
-        days = complaint_rules.sla_days(_settings(session, row.division_code), row.department)
+        days = complaint_rules.sla_days(settings(session, row.division_code), row.department)
         due = calendar.deadline(row.received_at, days).at
         if due != row.deadline_at:
             row.deadline_at, moved = due, moved + 1

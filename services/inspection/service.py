@@ -12,7 +12,8 @@ from services.common.db import Database
 from services.common import service_kit  # the module, so `nameko run` sees one service class here
 from services.common.service_kit import rpc
 
-from . import campaigns, complaints, handlers, leads, supervision
+from . import campaign_evidence, campaign_orders, campaigns, complaint_handling, complaint_intake, handlers, leads
+from . import supervision, supervision_homework, supervision_plans
 from . import deadlines  # issue 13: a loaded holiday schedule moves running deadlines
 from .models import CalendarYear, OutboxRow, audit_trail
 
@@ -104,95 +105,97 @@ class InspectionService(service_kit.ServiceBase):
 
     @rpc
     def publish_homework(self, actor, data):
-        return supervision.publish_homework(self.db, self.actors.verify(actor), data)
+        return supervision_homework.publish_homework(self.db, self.actors.verify(actor), data)
 
     @rpc
     def list_homework(self, actor, school_id, date_from=None, date_to=None):
-        return supervision.list_homework(self.db, self.actors.verify(actor), school_id, date_from, date_to)
+        return supervision_homework.list_homework(self.db, self.actors.verify(actor), school_id, date_from, date_to)
 
     @rpc
     def check_homework(self, actor, data):
-        return supervision.check_homework(self.db, self.supervision_events, self.actors.verify(actor), data)
+        return supervision_homework.check_homework(self.db, self.supervision_events, self.actors.verify(actor), data)
 
     @rpc
     def file_after_school_plan(self, actor, data):
-        return supervision.file_after_school_plan(self.db, self.supervision_events, self.actors.verify(actor), data)
+        return supervision_plans.file_after_school_plan(self.db, self.supervision_events, self.actors.verify(actor),
+                                                        data)
 
     @rpc
     def record_after_school_figures(self, actor, data):
-        return supervision.record_after_school_figures(self.db, self.supervision_events, self.actors.verify(actor),
-                                                       data)
+        return supervision_plans.record_after_school_figures(self.db, self.supervision_events,
+                                                             self.actors.verify(actor), data)
 
     @rpc
     def after_school_report(self, actor, school_year=None, as_of=None):
-        return supervision.after_school_report(self.db, self.actors.verify(actor), school_year, as_of)
+        return supervision_plans.after_school_report(self.db, self.actors.verify(actor), school_year, as_of)
 
     @rpc
     def get_supervision_settings(self, actor, county_code=None):
-        return supervision.get_settings(self.db, self.actors.verify(actor), county_code)
+        return supervision_plans.get_settings(self.db, self.actors.verify(actor), county_code)
 
     @rpc
     def set_supervision_settings(self, actor, county_code, settings):
-        return supervision.set_settings(self.db, self.actors.verify(actor), county_code, settings)
+        return supervision_plans.set_settings(self.db, self.actors.verify(actor), county_code, settings)
 
-    # -- complaints (举报, issue 5 part 5): services/inspection/complaints.py ----------------------
+    # -- complaints (举报, issue 5 part 5): complaint_intake.py, complaint_handling.py --------------
 
     complaint_events = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
     @rpc
     def submit_public_complaint(self, actor, data):
-        return complaints.submit_public(self.db, self.complaint_events, self.actors.verify(actor), data)
+        return complaint_intake.submit_public(self.db, self.complaint_events, self.actors.verify(actor), data)
 
     @rpc
     def get_public_complaint_status(self, actor, receipt_no):
-        return complaints.public_status(self.db, self.actors.verify(actor), receipt_no)
+        return complaint_intake.public_status(self.db, self.actors.verify(actor), receipt_no)
 
     @rpc
     def import_complaints_csv(self, actor, content_b64, townships=None):
-        return complaints.import_csv(self.db, self.complaint_events, self.actors.verify(actor), content_b64, townships)
+        return complaint_intake.import_csv(self.db, self.complaint_events, self.actors.verify(actor), content_b64,
+                                           townships)
 
     @rpc
     def list_complaints(self, actor, filters=None, limit=100, offset=0):
-        return complaints.list_complaints(self.db, self.actors.verify(actor), filters, limit, offset)
+        return complaint_handling.list_complaints(self.db, self.actors.verify(actor), filters, limit, offset)
 
     @rpc
     def get_complaint(self, actor, complaint_id):
-        return complaints.get_complaint(self.db, self.actors.verify(actor), complaint_id)
+        return complaint_handling.get_complaint(self.db, self.actors.verify(actor), complaint_id)
 
     @rpc
     def triage_complaint(self, actor, complaint_id, data):
-        return complaints.triage(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
+        return complaint_handling.triage(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
 
     @rpc
     def assign_complaint(self, actor, complaint_id, data):
-        return complaints.assign(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
+        return complaint_handling.assign(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
 
     @rpc
     def reply_complaint(self, actor, complaint_id, data):
-        return complaints.reply(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
+        return complaint_handling.reply(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
 
     @rpc
     def reveal_complaint_contact(self, actor, complaint_id, data=None):
         # the answer holds the unmasked phone: never log it
-        return complaints.reveal_contact(self.db, self.actors.verify(actor), complaint_id, data)
+        return complaint_handling.reveal_contact(self.db, self.actors.verify(actor), complaint_id, data)
 
     @rpc
     def close_complaint(self, actor, complaint_id, data=None):
-        return complaints.close(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
+        return complaint_handling.close(self.db, self.complaint_events, self.actors.verify(actor), complaint_id, data)
 
     @rpc
     def flag_overdue_complaints(self, actor, as_of=None):
-        return complaints.flag_overdue(self.db, self.complaint_events, self.actors.verify(actor), as_of)
+        return complaint_handling.flag_overdue(self.db, self.complaint_events, self.actors.verify(actor), as_of)
 
     @rpc
     def get_complaint_settings(self, actor, county_code=None):
-        return complaints.get_settings(self.db, self.actors.verify(actor), county_code)
+        return complaint_handling.get_settings(self.db, self.actors.verify(actor), county_code)
 
     @rpc
     def set_complaint_settings(self, actor, data):
-        return complaints.set_settings(self.db, self.actors.verify(actor), data)
+        return complaint_handling.set_settings(self.db, self.actors.verify(actor), data)
 
-    # -- campaigns, inspection records, orders (issue 5 parts 1–3): services/inspection/campaigns.py --
+    # -- campaigns, inspection records, orders (issue 5 parts 1–3): campaigns.py, campaign_*.py ------
 
     campaign_events = OutboxDispatcher(OutboxRow)  # the transactional outbox
 
@@ -230,28 +233,29 @@ class InspectionService(service_kit.ServiceBase):
 
     @rpc
     def add_evidence(self, actor, record_id, data):
-        return campaigns.add_evidence(self.db, self.actors.verify(actor), record_id, data)
+        return campaign_evidence.add_evidence(self.db, self.actors.verify(actor), record_id, data)
 
     @rpc
     def list_orders(self, actor, status=None, limit=100, offset=0):
-        return campaigns.list_orders(self.db, self.actors.verify(actor), status, limit, offset)
+        return campaign_orders.list_orders(self.db, self.actors.verify(actor), status, limit, offset)
 
     @rpc
     def get_order(self, actor, order_id):
-        return campaigns.get_order(self.db, self.actors.verify(actor), order_id)
+        return campaign_orders.get_order(self.db, self.actors.verify(actor), order_id)
 
     @rpc
     def record_reinspection(self, actor, order_id, data):
-        return campaigns.record_reinspection(self.db, self.campaign_events, self.actors.verify(actor), order_id, data)
+        return campaign_orders.record_reinspection(self.db, self.campaign_events, self.actors.verify(actor), order_id,
+                                                   data)
 
     @rpc
     def create_reinspection_task(self, actor, order_id):
-        return campaigns.create_reinspection_task(self.db, self.actors.verify(actor), order_id)
+        return campaign_orders.create_reinspection_task(self.db, self.actors.verify(actor), order_id)
 
     @rpc
     def close_order(self, actor, order_id):
-        return campaigns.close_order(self.db, self.campaign_events, self.actors.verify(actor), order_id)
+        return campaign_orders.close_order(self.db, self.campaign_events, self.actors.verify(actor), order_id)
 
     @rpc
     def escalate_order(self, actor, order_id):
-        return campaigns.escalate_order(self.db, self.campaign_events, self.actors.verify(actor), order_id)
+        return campaign_orders.escalate_order(self.db, self.campaign_events, self.actors.verify(actor), order_id)
