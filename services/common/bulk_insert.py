@@ -8,7 +8,8 @@ transaction (commit and rollback as before). (COPY would be faster still, but ps
 under the green wait callback the nameko services run with.)
 
 Only for plain new rows: a column left out gets its *server* default (a serial id); a Python-side
-default of the model is not applied, so `insert_rows` refuses rows that leave one out.
+default of the model is not applied, so `insert_rows` refuses rows that leave one out, on every
+database alike.
 """
 from __future__ import annotations
 
@@ -25,18 +26,19 @@ def insert_rows(session: Session, model, rows: list[dict]) -> None:
     """Insert `rows` (dicts with the same keys) into `model`'s table in the session's transaction."""
     if not rows:
         return
+    table = model.__table__
+    names = list(rows[0])
+    # refused on SQLite too, where SQLAlchemy would apply it: a row must not pass there and fail on PostgreSQL
+    missing = [c.name for c in table.columns if c.name not in names and c.default is not None
+               and not (c.primary_key and c.autoincrement)]
+    if missing:
+        raise ValueError(f"insert_rows({table.name}): no value for {missing}, whose Python default would not apply")
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         session.execute(insert(model), rows)
         return
     from psycopg2.extras import Json, execute_values
 
-    table = model.__table__
-    names = list(rows[0])
-    missing = [c.name for c in table.columns if c.name not in names and c.default is not None
-               and not (c.primary_key and c.autoincrement)]
-    if missing:
-        raise ValueError(f"insert_rows({table.name}): no value for {missing}, whose Python default would not apply")
     dialect = connection.dialect
     binds = {}
     for name in names:
