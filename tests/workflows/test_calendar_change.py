@@ -1,7 +1,9 @@
 """A holiday schedule loaded while a Rectification waits moves its timer (issue 13), time skipping."""
 from __future__ import annotations
 
+import itertools
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -10,10 +12,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from services.common import calendar_copy, workcalendar
 from services.common.calendar_file import parse_schedule, read_schedule_text
-from services.common.workcalendar import REST, WORK, statutory_days_off
+from services.common.workcalendar import WorkCalendar
 from services.common.workdays import SHANGHAI
 from workflows.calendar_contract import CalendarSchedule, merged
 from workflows.rectification.workflows import ACTIVITY_TASK, OrderInput, Rectification
+from tests.calendar_cases import make_up_saturday, notice_days
 
 from .conftest import TEST_SERVER, TOWNSHIP
 from .support import serving
@@ -28,20 +31,56 @@ def schedule_2027(version: int = 1) -> CalendarSchedule:
     return CalendarSchedule(2027, version, [d.as_dict() for d in days])
 
 
-def next_year_scenario(now: datetime):
-    """The issue's case moved to the next year still ahead of the clock: opened on 4 December, a
-    schedule of the following year with its statutory days off and a make-up first Saturday."""
-    opened_year = now.year if now < datetime(now.year, 12, 4, tzinfo=SHANGHAI) else now.year + 1
-    year = opened_year + 1
-    saturday = next(date(year, 1, d) for d in range(1, 8) if date(year, 1, d).weekday() == 5)
-    if saturday in statutory_days_off(year):
-        saturday += timedelta(days=7)
-    days = [{"date": d.isoformat(), "kind": REST, "name": n} for d, n in sorted(statutory_days_off(year).items())]
-    schedule = CalendarSchedule(year, 1, days + [{"date": saturday.isoformat(), "kind": WORK, "name": "调休上班"}])
-    issued = datetime(opened_year, 12, 4, 10, tzinfo=SHANGHAI)
-    before = workcalendar.WorkCalendar().deadline(issued, 30).at.date()
-    after = workcalendar.WorkCalendar({year: calendar_copy.schedule_days(schedule.days)}).deadline(issued, 30).at.date()
-    return issued, lambda: schedule, before, after
+@dataclass(frozen=True)
+class Case:
+    start: datetime
+    schedule: CalendarSchedule
+    due_before: date  # statutory days off only: the year has no official schedule yet
+    due_after: date  # once the year's notice, with its make-up Saturday, is loaded
+
+
+def case_ahead(now: datetime, workdays: int, start_in) -> Case:
+    """The first year from the clock's whose case still ends more than a day ahead of it: started at
+    start_in(year), `workdays` working days, the year's notice from tests.calendar_cases. Until
+    2027-01 that is the issue's own 2027; after, a later year, so these tests never skip."""
+    for year in itertools.count(now.year):
+        schedule = CalendarSchedule(year, 1, [{"date": d.isoformat(), "kind": k, "name": n}
+                                              for d, k, n in notice_days(year)])
+        start = start_in(year)
+        after = WorkCalendar({year: calendar_copy.schedule_days(schedule.days)}).deadline(start, workdays).at
+        if after > now + timedelta(days=1):
+            before = WorkCalendar().deadline(start, workdays).at
+            return Case(start, schedule, before.date(), after.date())
+
+
+def order_of_4_december(year: int) -> datetime:
+    return datetime(year - 1, 12, 4, 10, tzinfo=SHANGHAI)
+
+
+def lesson_of_31_december(year: int) -> datetime:
+    return datetime(year - 1, 12, 31, 10, tzinfo=SHANGHAI)
+
+
+def case_of_the_monday_before_make_up(year: int) -> datetime:
+    monday = make_up_saturday(year) - timedelta(days=5)
+    return datetime(monday.year, monday.month, monday.day, 10, tzinfo=SHANGHAI)
+
+
+ORDER_WORKDAYS, LESSON_WORKDAYS, EDUCATION_STEP_WORKDAYS = 30, 15, 5
+
+
+def test_on_the_issue_s_clock_the_cases_are_the_issue_s_dates_on_the_2027_notice():
+    """Pins the dates the workflow tests below meet today, and that the generated 2027 notice moves
+    them as the real one (tests/fixtures/calendar_2027.csv) does."""
+    clock = datetime(2026, 12, 4, 12, tzinfo=SHANGHAI)
+    notice = WorkCalendar({2027: calendar_copy.schedule_days(schedule_2027().days)})
+    for start_in, workdays, before, after in [
+            (order_of_4_december, ORDER_WORKDAYS, date(2027, 1, 18), date(2027, 1, 15)),
+            (lesson_of_31_december, LESSON_WORKDAYS, date(2027, 1, 22), date(2027, 1, 21)),
+            (case_of_the_monday_before_make_up, EDUCATION_STEP_WORKDAYS, date(2027, 1, 11), date(2027, 1, 9))]:
+        case = case_ahead(clock, workdays, start_in)
+        assert (case.start, case.due_before, case.due_after) == (start_in(2027), before, after)
+        assert notice.deadline(case.start, workdays).at.date() == after
 
 
 @pytest.fixture
@@ -67,36 +106,28 @@ async def _state(handle, done):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("scenario", ["issue", "next_year"])
-async def test_a_loaded_schedule_moves_the_running_timer(fresh_time_env, task_queue, scenario):
-    """The issue's case (2026-12-04 + 30 working days: 2027-01-18, then 2027-01-15), and the same
-    case on the next year ahead of the clock, so the test keeps running once 2027 has passed."""
+async def test_a_loaded_schedule_moves_the_running_timer(fresh_time_env, task_queue):
+    """An order of 4 December for 30 working days: the next year's notice, loaded while it waits,
+    moves its timer one working day earlier (the issue's 2027-01-18 to 2027-01-15)."""
     time_env = fresh_time_env
     client, inspection = time_env.client, FakeInspection()
-    now = await time_env.get_current_time()
-    if scenario == "issue":
-        issued, schedule, due_before, due_after = (datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), schedule_2027,
-                                                   date(2027, 1, 18), date(2027, 1, 15))
-        if now > issued + timedelta(days=20):
-            pytest.skip("the clock has passed 2026-12: the next_year case covers it")
-    else:
-        issued, schedule, due_before, due_after = next_year_scenario(now)
-        assert due_after < due_before
+    case = case_ahead(await time_env.get_current_time(), ORDER_WORKDAYS, order_of_4_december)
+    assert case.due_after < case.due_before
     async with serving(client, task_queue, [Rectification], inspection.activities(), HANDLES):
         order_id = uuid.uuid4().int % 10**6
         handle = await client.start_workflow(
-            Rectification.run, OrderInput(order_id, 7, TOWNSHIP, "rectify", 30, issued.isoformat()),
+            Rectification.run, OrderInput(order_id, 7, TOWNSHIP, "rectify", ORDER_WORKDAYS, case.start.isoformat()),
             id=f"rectification-{order_id}", task_queue=task_queue)
         HANDLES.append(handle)
         state = await _state(handle, lambda s: s.deadline is not None)
         # the next year has no official schedule yet: 元旦 (a Friday) is still a holiday by law
-        assert datetime.fromisoformat(state.deadline).date() == due_before
+        assert datetime.fromisoformat(state.deadline).date() == case.due_before
 
-        await handle.signal(Rectification.calendar_changed, schedule())
+        await handle.signal(Rectification.calendar_changed, case.schedule)
         state = await _state(handle, lambda s: "deadline_moved" in s.steps)
-        # the loaded notice makes Saturday 01-09 a working day: due one working day earlier
+        # the loaded notice makes a Saturday a working day: due one working day earlier
         moved = datetime.fromisoformat(state.deadline)
-        assert moved.date() == due_after
+        assert moved.date() == case.due_after
 
         await time_env.sleep(moved - await time_env.get_current_time() - timedelta(minutes=1))
         assert inspection.calls == []  # not before the new deadline
@@ -116,8 +147,8 @@ def test_a_late_older_schedule_never_replaces_a_newer_one():
 @pytest.mark.timeout(60)
 async def test_a_pending_lesson_is_deemed_confirmed_on_the_loaded_schedule(fresh_time_env, task_queue):
     time_env = fresh_time_env
-    if await time_env.get_current_time() > datetime(2026, 12, 31, tzinfo=SHANGHAI):
-        pytest.skip("the clock has passed 2026-12-31")
+    case = case_ahead(await time_env.get_current_time(), LESSON_WORKDAYS, lesson_of_31_december)
+    assert case.due_after < case.due_before
     from workflows.prepaid.contracts import SIGNAL_LESSON_DELIVERED, LessonDelivered
     from workflows.prepaid.workflows import PrepaidContract
 
@@ -125,9 +156,8 @@ async def test_a_pending_lesson_is_deemed_confirmed_on_the_loaded_schedule(fresh
 
     escrow = FakeEscrow()
     async with serving(time_env.client, task_queue, [PrepaidContract], escrow.activities(), HANDLES):
-        delivered = datetime(2026, 12, 31, 10, tzinfo=SHANGHAI).isoformat()
         handle, contract_id = await start_with(time_env.client, task_queue, SIGNAL_LESSON_DELIVERED,
-                                               LessonDelivered(4, delivered, 15))
+                                               LessonDelivered(4, case.start.isoformat(), LESSON_WORKDAYS))
 
         async def lesson_deadline():
             while True:
@@ -135,13 +165,13 @@ async def test_a_pending_lesson_is_deemed_confirmed_on_the_loaded_schedule(fresh
                 if state.lessons and state.lessons[0].deadline:
                     return datetime.fromisoformat(state.lessons[0].deadline).date()
 
-        assert await lesson_deadline() == date(2027, 1, 22)  # statutory 2027: 元旦 off, no make-up day
-        await handle.signal(PrepaidContract.calendar_changed, schedule_2027())
-        while (due := await lesson_deadline()) == date(2027, 1, 22):
+        assert await lesson_deadline() == case.due_before  # statutory: 元旦 off, no make-up day
+        await handle.signal(PrepaidContract.calendar_changed, case.schedule)
+        while (due := await lesson_deadline()) == case.due_before:
             pass
-        assert due == date(2027, 1, 21)  # Saturday 2027-01-09 counts
+        assert due == case.due_after  # the notice's make-up Saturday counts
         final = await handle.result()
-    assert [(d.key, datetime.fromisoformat(d.deadline).date()) for d in final.deemed] == [(4, date(2027, 1, 21))]
+    assert [(d.key, datetime.fromisoformat(d.deadline).date()) for d in final.deemed] == [(4, case.due_after)]
     assert escrow.lessons == [(contract_id, 4)]
 
 
@@ -154,11 +184,11 @@ async def test_an_approval_step_is_rescheduled_and_the_registry_told(fresh_time_
     from .test_approvals import FakeServices, case_input
 
     time_env, services = fresh_time_env, FakeServices()
-    opened = datetime(2027, 1, 4, 10, tzinfo=SHANGHAI)  # a Monday; 5 working days for 教体局
-    if await time_env.get_current_time() > opened:
-        pytest.skip("the clock has passed 2027-01-04")
+    case = case_ahead(await time_env.get_current_time(), EDUCATION_STEP_WORKDAYS, case_of_the_monday_before_make_up)
+    assert case.due_after < case.due_before
     async with serving(time_env.client, task_queue, [ConversionApproval], services.activities(), HANDLES):
-        params = replace(case_input(), opened_at=opened.isoformat())
+        params = replace(case_input(), opened_at=case.start.isoformat())
+        assert params.steps[0]["sla_workdays"] == EDUCATION_STEP_WORKDAYS  # 教体局's step
         handle = await time_env.client.start_workflow(ConversionApproval.run, params, id=params.workflow_id,
                                                       task_queue=task_queue)
         HANDLES.append(handle)
@@ -169,12 +199,12 @@ async def test_an_approval_step_is_rescheduled_and_the_registry_told(fresh_time_
                 if state.deadline:
                     return datetime.fromisoformat(state.deadline).date()
 
-        assert await deadline() == date(2027, 1, 11)  # statutory 2027: no make-up Saturday known
-        await handle.signal(ConversionApproval.calendar_changed, schedule_2027())
-        while (due := await deadline()) == date(2027, 1, 11):
+        assert await deadline() == case.due_before  # statutory: no make-up Saturday known
+        await handle.signal(ConversionApproval.calendar_changed, case.schedule)
+        while (due := await deadline()) == case.due_before:
             pass
-        assert due == date(2027, 1, 9)  # the notice's Saturday 2027-01-09 is a working day
+        assert due == case.due_after  # the notice's make-up Saturday is a working day
         while not any(r.entry.action == "rescheduled" for r in services.records):
             await time_env.sleep(timedelta(seconds=1))
         moved = next(r for r in services.records if r.entry.action == "rescheduled")
-        assert datetime.fromisoformat(moved.deadline).date() == date(2027, 1, 9)  # what the registry shows
+        assert datetime.fromisoformat(moved.deadline).date() == case.due_after  # what the registry shows
